@@ -1,0 +1,3 @@
+from orchestrator_server.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Reading and validating configuration files, with errors that name the key path."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from orchestrator_server.config.models import Config
+
+
+class ConfigError(Exception):
+    """An unusable configuration. Each line of `problems` starts with the key path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: " + "; ".join(problems))
+        self.source = source
+        self.problems = problems
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"])
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the top level must be a mapping"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            path = _path(tuple(err["loc"])) or "(top level)"
+            problems.append(f"{path}: {err['msg']}")
+        raise ConfigError(source, problems) from None
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), [f"cannot read file ({exc.strerror})"]) from None
+    return parse_config(text, str(p))
+
+
+def default_config() -> Config:
+    """The embedded configuration `orchestrator serve` uses when given none: mock providers."""
+    text = resources.files("orchestrator_server.config").joinpath("default.yaml").read_text()
+    return parse_config(text, "embedded default config")

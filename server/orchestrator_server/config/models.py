@@ -1,0 +1,193 @@
+"""Pydantic models of the configuration file. Unknown keys are errors, so typos surface."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+NonNegativeSeconds = Annotated[float, Field(ge=0)]
+ProviderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+StrategyName = Literal[
+    "round-robin",
+    "random",
+    "first-available",
+    "best-available",
+    "weighted",
+    "lowest-latency",
+    "cheapest",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PriceConfig(Strict):
+    """Price per 1,000 tokens, used for cost and the `cheapest` strategy."""
+
+    prompt_per_1k: float = Field(0.0, ge=0)
+    completion_per_1k: float = Field(0.0, ge=0)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+
+
+class MockMode(enum.StrEnum):
+    NORMAL = "normal"
+    TIMEOUT = "timeout"  # never answers; the router's timeout ends the attempt
+    UNHEALTHY = "unhealthy"  # fails as an unavailable upstream (5xx)
+    RATELIMIT = "ratelimit"  # fails as rate-limited, with retry_after
+    AUTH_ERROR = "auth-error"  # fails as a rejected key (401)
+    INVALID_REQUEST = "invalid-request"  # rejects every request as invalid (400)
+    FAIL_AFTER_N_CHUNKS = "fail-after-n-chunks"  # streams N chunks, then the connection breaks
+
+
+class MockOptions(Strict):
+    mode: MockMode = MockMode.NORMAL
+    latency_ms: float = Field(0.0, ge=0, description="delay before the answer or first chunk")
+    chunk_delay_ms: float = Field(0.0, ge=0, description="delay between stream chunks")
+    words_per_chunk: int = Field(1, ge=1, le=1000)
+    reply: str | None = Field(
+        None, description="fixed reply text; {prompt} is replaced by the last user message"
+    )
+    retry_after_s: float = Field(1.0, ge=0, description="Retry-After sent in ratelimit mode")
+    fail_after_chunks: int = Field(1, ge=0, description="chunks sent before a stream breaks")
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of calls failing as unavailable")
+    seed: int | None = Field(None, description="seed for error_rate, for reproducible runs")
+
+
+class ProviderBase(Strict):
+    name: ProviderName
+    model: str = Field(min_length=1)
+    models: list[str] = Field(default_factory=list, description="further models it serves")
+    base_url: str | None = None
+    api_key_env: EnvVarName | None = Field(
+        None, description="name of the environment variable holding the key (never the key)"
+    )
+    timeout: PositiveSeconds = 30.0
+    first_token_timeout: PositiveSeconds | None = None
+    retries: int = Field(1, ge=0, le=10)
+    weight: float = Field(1.0, ge=0)
+    price: PriceConfig = Field(default_factory=PriceConfig)  # type: ignore[arg-type]
+    enabled: bool = True
+
+
+class MockProviderConfig(ProviderBase):
+    kind: Literal["mock"]
+    mock: MockOptions = Field(default_factory=MockOptions)  # type: ignore[arg-type]
+
+
+# Grows into a discriminated union on `kind` as adapters are added.
+ProviderConfig = MockProviderConfig
+
+
+class RetryConfig(Strict):
+    base_delay: NonNegativeSeconds = 0.1
+    max_delay: NonNegativeSeconds = 2.0
+    max_retry_after: NonNegativeSeconds = Field(
+        10.0, description="longest Retry-After the router waits out within one request"
+    )
+    failover_after: NonNegativeSeconds = Field(
+        1.0, description="with another candidate left, fail over rather than wait longer than this"
+    )
+
+
+class HealthConfig(Strict):
+    window: int = Field(100, ge=1, description="recent outcomes kept per provider")
+    error_ttl: PositiveSeconds = Field(300.0, description="outcomes older than this are ignored")
+    min_samples: int = Field(10, ge=1, description="below this, the error rate is not judged")
+    degraded_error_rate: float = Field(0.3, ge=0, le=1)
+    unhealthy_error_rate: float = Field(0.6, ge=0, le=1)
+    consecutive_failures: int = Field(5, ge=1, description="this many in a row is UNHEALTHY")
+    latency_window: int = Field(20, ge=1, description="recent latencies in the rolling mean")
+    latency_factor: float = Field(3.0, gt=1, description="rolling/long-run ratio that degrades")
+    latency_min_increase: NonNegativeSeconds = Field(
+        0.05, description="and the rolling mean must exceed the long-run one by this much"
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> HealthConfig:
+        if self.degraded_error_rate > self.unhealthy_error_rate:
+            raise ValueError("degraded_error_rate must not exceed unhealthy_error_rate")
+        return self
+
+
+class CircuitBreakerConfig(Strict):
+    cooldown: PositiveSeconds = Field(30.0, description="open time before a half-open probe")
+    max_cooldown: PositiveSeconds = Field(300.0, description="cap after repeated failed probes")
+
+
+class RouterConfig(Strict):
+    strategy: StrategyName = "best-available"
+    fallback: bool = True
+    request_timeout: PositiveSeconds = Field(
+        120.0, description="budget for all attempts when the caller sets no deadline"
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig)  # type: ignore[arg-type]
+    health: HealthConfig = Field(default_factory=HealthConfig)  # type: ignore[arg-type]
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)  # type: ignore[arg-type]
+
+
+class LimitsConfig(Strict):
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_concurrent_rpcs: int | None = Field(1000, ge=1)
+    max_messages: int = Field(256, ge=1)
+    max_input_chars: int = Field(400_000, ge=1, description="all message contents together")
+    max_output_tokens: int = Field(32_768, ge=1)
+    max_stop_sequences: int = Field(8, ge=0)
+
+
+class ServerConfig(Strict):
+    address: str = Field("127.0.0.1:50051", pattern=r"^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):\d{1,5}$")
+    grace_period: NonNegativeSeconds = Field(
+        10.0, description="time in-flight calls get to finish on shutdown"
+    )
+    reflection: bool = True
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
+
+
+class LoggingConfig(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = Field(False, alias="json")
+
+
+class Config(Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)  # type: ignore[arg-type]
+    router: RouterConfig = Field(default_factory=RouterConfig)  # type: ignore[arg-type]
+    providers: list[ProviderConfig] = Field(min_length=1)
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='alias -> targets, each "provider" or "provider/model"',
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
+
+    @field_validator("providers")
+    @classmethod
+    def _unique_names(cls, providers: list[ProviderConfig]) -> list[ProviderConfig]:
+        seen: set[str] = set()
+        for p in providers:
+            if p.name in seen:
+                raise ValueError(f"provider name {p.name!r} is used twice")
+            seen.add(p.name)
+        return providers
+
+    @model_validator(mode="after")
+    def _aliases_resolve(self) -> Config:
+        names = {p.name for p in self.providers}
+        for alias, targets in self.aliases.items():
+            if "/" in alias:
+                raise ValueError(f"aliases.{alias}: an alias must not contain '/'")
+            if not targets:
+                raise ValueError(f"aliases.{alias}: needs at least one target")
+            for target in targets:
+                provider = target.split("/", 1)[0]
+                if provider not in names:
+                    raise ValueError(f"aliases.{alias}: unknown provider {provider!r}")
+        return self
+
+    @property
+    def enabled_providers(self) -> list[ProviderConfig]:
+        return [p for p in self.providers if p.enabled]

@@ -1,0 +1,145 @@
+"""Errors of the domain. Providers raise ProviderError; the router raises GatewayError
+subclasses; the API layer maps each GatewayError class to one gRPC status (api/errors.py)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator_server.domain.attempts import Attempt
+
+
+class ErrorKind(enum.Enum):
+    """Why a provider call failed. The value is the `error_code` callers see in attempts."""
+
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"  # connection errors, 5xx, overloaded
+    AUTH = "auth"  # 401: bad or expired key
+    PERMISSION = "permission"  # 403
+    QUOTA = "quota"  # 402, billing/quota 429: waiting does not help
+    INVALID_REQUEST = "invalid_request"  # the request itself was rejected (caller's fault)
+    NOT_FOUND = "not_found"  # unknown model at the provider
+    MALFORMED_RESPONSE = "malformed_response"  # unparsable or incomplete upstream reply
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorPolicy:
+    retry: bool  # worth another call to the same provider
+    fallback: bool  # worth trying the next provider
+    counts_against_health: bool  # the provider's fault, so it feeds health and circuit breaker
+
+
+ERROR_POLICY: dict[ErrorKind, ErrorPolicy] = {
+    ErrorKind.TIMEOUT: ErrorPolicy(retry=True, fallback=True, counts_against_health=True),
+    ErrorKind.RATE_LIMITED: ErrorPolicy(retry=True, fallback=True, counts_against_health=True),
+    ErrorKind.UNAVAILABLE: ErrorPolicy(retry=True, fallback=True, counts_against_health=True),
+    ErrorKind.AUTH: ErrorPolicy(retry=False, fallback=True, counts_against_health=True),
+    ErrorKind.PERMISSION: ErrorPolicy(retry=False, fallback=True, counts_against_health=True),
+    ErrorKind.QUOTA: ErrorPolicy(retry=False, fallback=True, counts_against_health=True),
+    ErrorKind.INVALID_REQUEST: ErrorPolicy(
+        retry=False, fallback=False, counts_against_health=False
+    ),
+    ErrorKind.NOT_FOUND: ErrorPolicy(retry=False, fallback=True, counts_against_health=True),
+    ErrorKind.MALFORMED_RESPONSE: ErrorPolicy(
+        retry=True, fallback=True, counts_against_health=True
+    ),
+}
+
+
+class ProviderError(Exception):
+    """A failed provider call. `message` must already be safe to show: no keys, no raw bodies."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+        self.http_status = http_status
+
+    @property
+    def policy(self) -> ErrorPolicy:
+        return ERROR_POLICY[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    field: str  # path in the request, e.g. "messages[2].content" or "params.temperature"
+    description: str
+
+
+class GatewayError(Exception):
+    """Base of the errors the API layer turns into gRPC statuses."""
+
+    def __init__(self, message: str, attempts: tuple[Attempt, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+
+
+class InvalidRequest(GatewayError):
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(f"invalid request: {summary}")
+        self.violations = tuple(violations)
+
+
+class NotFound(GatewayError):
+    """An unknown provider, model, alias or collection named by the caller."""
+
+    def __init__(self, message: str, *, field: str, resource_type: str, name: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.resource_type = resource_type
+        self.name = name
+
+
+class ProviderRejectedRequest(GatewayError):
+    """A provider judged the request itself invalid; other providers would too, so no fallback."""
+
+
+class AllProvidersFailed(GatewayError):
+    """Every candidate failed (or was skipped); the attempts say how."""
+
+    def __init__(
+        self, message: str, attempts: tuple[Attempt, ...], *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, attempts)
+        self.retry_after = retry_after
+
+
+class AllRateLimited(AllProvidersFailed):
+    """Every candidate failed because it was rate-limited or out of quota."""
+
+
+class StreamInterrupted(GatewayError):
+    """A stream failed after text had been sent; the caller holds partial output."""
+
+
+class DeadlineExceeded(GatewayError):
+    """The caller's deadline (or the server's request time limit) ran out."""
+
+
+class Overloaded(GatewayError):
+    """The gateway's own limits refuse the request."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CollectionUnavailable(GatewayError):
+    """A configured collection could not be loaded."""
+
+
+class NotImplementedYet(GatewayError):
+    """An RPC of the contract whose implementation has not landed."""

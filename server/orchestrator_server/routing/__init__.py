@@ -1,0 +1,1 @@
+"""The metrics-aware router: strategies, fallback, retries, health and circuit breaking."""

@@ -1,0 +1,105 @@
+"""What the router takes and gives back. Plain data; no grpc."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from orchestrator_server.config.models import StrategyName
+from orchestrator_server.domain.attempts import Attempt
+from orchestrator_server.domain.chat import FinishReason, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOptions:
+    """The caller's routing wishes for one request."""
+
+    model: str = ""  # "provider/model", an alias, a bare model name, or "" for any
+    provider: str = ""  # pin to this provider (implies no fallback to others)
+    allow_fallback: bool = True
+    strategy: StrategyName | None = None  # None: the configured strategy
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedCompletion:
+    text: str
+    finish_reason: FinishReason
+    provider: str
+    model: str
+    usage: Usage
+    cost: float
+    currency: str
+    attempts: tuple[Attempt, ...]
+    latency: float  # seconds, whole request
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStarted:
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFinished:
+    finish_reason: FinishReason
+    usage: Usage
+    cost: float
+    currency: str
+    attempts: tuple[Attempt, ...]
+    latency: float
+    time_to_first_token: float
+
+
+StreamEvent = StreamStarted | StreamText | StreamFinished
+
+
+class HealthClass(enum.Enum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+class CircuitState(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class LastError:
+    code: str
+    message: str
+    at: float  # wall-clock UNIX time
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSnapshot:
+    """One provider as GetMetrics reports it. Latencies in seconds, None when unknown."""
+
+    name: str
+    kind: str
+    model: str
+    weight: float
+    health: HealthClass
+    circuit_state: CircuitState
+    requests_total: int
+    requests_ok: int
+    requests_failed: int
+    success_rate: float
+    average_latency: float | None
+    rolling_latency: float | None
+    p50_latency: float | None
+    p95_latency: float | None
+    time_to_first_token: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    currency: str
+    consecutive_failures: int
+    in_flight: int
+    last_error: LastError | None
