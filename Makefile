@@ -1,0 +1,66 @@
+# Everything goes through .venv, created on first use: `make run` and `make test` work on a
+# fresh machine with only python3 (>= 3.11) and, for the proto targets, npm.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BUF := protos/codegen/node_modules/.bin/buf
+GENERATED := clients/python/orchestrator/v1
+BREAKING_AGAINST ?= .git\#branch=main
+PYTEST_ARGS ?=
+ARGS ?=
+
+.PHONY: install run test lint format proto check-proto bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(VENV)/bin/orchestrator serve $(ARGS)
+
+# pytest exits 5 when a selection collects nothing; that is not a failure of the suite.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests selected"; exit 0; fi; exit $$rc
+
+lint: install
+	$(VENV)/bin/ruff check server clients/python/orchestrator_client tests bench
+	$(VENV)/bin/ruff format --check server clients/python/orchestrator_client tests bench
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix server clients/python/orchestrator_client tests bench
+	$(VENV)/bin/ruff format server clients/python/orchestrator_client tests bench
+
+$(BUF): protos/codegen/package.json protos/codegen/package-lock.json
+	npm ci --prefix protos/codegen --silent --no-audit --no-fund
+	touch $(BUF)
+
+proto: install $(BUF)
+	PYTHON=$(PY) $(BUF) generate
+
+# Lint, breaking changes against main (once main has the protos), and generated code that is
+# exactly what the protos and the pinned generators produce.
+check-proto: install $(BUF)
+	$(BUF) lint
+	@if git cat-file -e main:protos/orchestrator 2>/dev/null; then \
+		echo "buf breaking --against '$(BREAKING_AGAINST)'"; \
+		$(BUF) breaking --against '$(BREAKING_AGAINST)'; \
+	else echo "main has no protos yet: breaking check skipped"; fi
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	PYTHON=$(PY) $(BUF) generate -o "$$tmp" && \
+	diff -r -x __init__.py -x py.typed -x __pycache__ "$$tmp/$(GENERATED)" $(GENERATED) \
+		|| { echo "generated code is stale: run 'make proto' and commit the result"; exit 1; }
+	@echo "generated code is fresh"
+
+bench: install
+	$(PY) bench/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) protos/codegen/node_modules .mypy_cache .ruff_cache .pytest_cache

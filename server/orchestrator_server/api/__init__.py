@@ -1,0 +1,1 @@
+"""The gRPC border: converts messages to domain calls and domain errors to statuses."""

@@ -1,0 +1,156 @@
+"""Domain results to protobuf messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from orchestrator.v1 import common_pb2, generate_pb2, metrics_pb2
+from orchestrator_server.domain.attempts import Attempt, AttemptOutcome
+from orchestrator_server.domain.chat import FinishReason, Usage
+from orchestrator_server.routing.types import (
+    CircuitState,
+    HealthClass,
+    ProviderSnapshot,
+    RoutedCompletion,
+    StreamFinished,
+)
+
+FINISH_REASONS = {
+    FinishReason.UNSPECIFIED: generate_pb2.FINISH_REASON_UNSPECIFIED,
+    FinishReason.STOP: generate_pb2.FINISH_REASON_STOP,
+    FinishReason.LENGTH: generate_pb2.FINISH_REASON_LENGTH,
+    FinishReason.CONTENT_FILTER: generate_pb2.FINISH_REASON_CONTENT_FILTER,
+    FinishReason.TOOL_CALL: generate_pb2.FINISH_REASON_TOOL_CALL,
+    FinishReason.OTHER: generate_pb2.FINISH_REASON_OTHER,
+}
+OUTCOMES = {
+    AttemptOutcome.SUCCESS: common_pb2.ATTEMPT_OUTCOME_SUCCESS,
+    AttemptOutcome.FAILED: common_pb2.ATTEMPT_OUTCOME_FAILED,
+    AttemptOutcome.SKIPPED: common_pb2.ATTEMPT_OUTCOME_SKIPPED,
+    AttemptOutcome.CANCELLED: common_pb2.ATTEMPT_OUTCOME_CANCELLED,
+}
+HEALTH = {
+    HealthClass.HEALTHY: metrics_pb2.HEALTH_STATUS_HEALTHY,
+    HealthClass.DEGRADED: metrics_pb2.HEALTH_STATUS_DEGRADED,
+    HealthClass.UNHEALTHY: metrics_pb2.HEALTH_STATUS_UNHEALTHY,
+}
+CIRCUIT = {
+    CircuitState.CLOSED: metrics_pb2.CIRCUIT_STATE_CLOSED,
+    CircuitState.OPEN: metrics_pb2.CIRCUIT_STATE_OPEN,
+    CircuitState.HALF_OPEN: metrics_pb2.CIRCUIT_STATE_HALF_OPEN,
+}
+PROVIDER_KINDS = {
+    "mock": common_pb2.PROVIDER_KIND_MOCK,
+    "gigachat": common_pb2.PROVIDER_KIND_GIGACHAT,
+    "yandexgpt": common_pb2.PROVIDER_KIND_YANDEXGPT,
+    "ollama": common_pb2.PROVIDER_KIND_OLLAMA,
+    "openai": common_pb2.PROVIDER_KIND_OPENAI_COMPATIBLE,
+    "azure-openai": common_pb2.PROVIDER_KIND_OPENAI_COMPATIBLE,
+    "anthropic": common_pb2.PROVIDER_KIND_ANTHROPIC,
+    "gemini": common_pb2.PROVIDER_KIND_GEMINI,
+}
+
+
+def duration(seconds: float | None) -> duration_pb2.Duration | None:
+    if seconds is None:
+        return None
+    return duration_pb2.Duration(
+        seconds=int(seconds), nanos=int(round((seconds - int(seconds)) * 1e9))
+    )
+
+
+def usage_to_proto(usage: Usage) -> common_pb2.Usage:
+    return common_pb2.Usage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        estimated=usage.estimated,
+    )
+
+
+def attempts_to_proto(attempts: Iterable[Attempt]) -> list[common_pb2.Attempt]:
+    return [
+        common_pb2.Attempt(
+            provider=a.provider,
+            model=a.model,
+            outcome=OUTCOMES[a.outcome],
+            error_code=a.error_code,
+            message=a.message,
+            latency=duration(a.latency),
+            retry=a.retry,
+        )
+        for a in attempts
+    ]
+
+
+def generate_response(result: RoutedCompletion, request_id: str) -> generate_pb2.GenerateResponse:
+    return generate_pb2.GenerateResponse(
+        text=result.text,
+        finish_reason=FINISH_REASONS[result.finish_reason],
+        provider=result.provider,
+        model=result.model,
+        usage=usage_to_proto(result.usage),
+        cost=common_pb2.Cost(amount=result.cost, currency=result.currency),
+        latency=duration(result.latency),
+        attempts=attempts_to_proto(result.attempts),
+        request_id=request_id,
+    )
+
+
+def stream_start(provider: str, model: str, request_id: str) -> generate_pb2.GenerateStreamResponse:
+    return generate_pb2.GenerateStreamResponse(
+        start=generate_pb2.StreamStart(provider=provider, model=model, request_id=request_id)
+    )
+
+
+def stream_delta(text: str) -> generate_pb2.GenerateStreamResponse:
+    return generate_pb2.GenerateStreamResponse(delta=generate_pb2.StreamDelta(text=text))
+
+
+def stream_end(event: StreamFinished) -> generate_pb2.GenerateStreamResponse:
+    return generate_pb2.GenerateStreamResponse(
+        end=generate_pb2.StreamEnd(
+            finish_reason=FINISH_REASONS[event.finish_reason],
+            usage=usage_to_proto(event.usage),
+            cost=common_pb2.Cost(amount=event.cost, currency=event.currency),
+            attempts=attempts_to_proto(event.attempts),
+            latency=duration(event.latency),
+            time_to_first_token=duration(event.time_to_first_token),
+        )
+    )
+
+
+def provider_metrics(snap: ProviderSnapshot) -> metrics_pb2.ProviderMetrics:
+    out = metrics_pb2.ProviderMetrics(
+        name=snap.name,
+        kind=PROVIDER_KINDS.get(snap.kind, common_pb2.PROVIDER_KIND_UNSPECIFIED),
+        model=snap.model,
+        health=HEALTH[snap.health],
+        requests_total=snap.requests_total,
+        requests_ok=snap.requests_ok,
+        requests_failed=snap.requests_failed,
+        success_rate=snap.success_rate,
+        average_latency=duration(snap.average_latency),
+        rolling_latency=duration(snap.rolling_latency),
+        p50_latency=duration(snap.p50_latency),
+        p95_latency=duration(snap.p95_latency),
+        time_to_first_token=duration(snap.time_to_first_token),
+        prompt_tokens=snap.prompt_tokens,
+        completion_tokens=snap.completion_tokens,
+        cost=common_pb2.Cost(amount=snap.cost, currency=snap.currency),
+        circuit_state=CIRCUIT[snap.circuit_state],
+        consecutive_failures=snap.consecutive_failures,
+        weight=snap.weight,
+        in_flight=snap.in_flight,
+    )
+    if snap.last_error is not None:
+        at = timestamp_pb2.Timestamp()
+        at.FromNanoseconds(int(snap.last_error.at * 1e9))
+        out.last_error.CopyFrom(
+            metrics_pb2.LastError(
+                code=snap.last_error.code, message=snap.last_error.message, occurred_at=at
+            )
+        )
+    return out

@@ -1,0 +1,145 @@
+"""OrchestratorService: converts messages, calls the domain, maps errors. Nothing else."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import NoReturn
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from orchestrator.v1 import (
+    generate_pb2,
+    metrics_pb2,
+    orchestrator_service_pb2_grpc,
+    retrieve_pb2,
+    validate_key_pb2,
+)
+from orchestrator_server.api import convert
+from orchestrator_server.api.errors import map_error
+from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
+from orchestrator_server.config.models import LimitsConfig
+from orchestrator_server.domain.errors import NotFound, NotImplementedYet
+from orchestrator_server.routing.router import Router
+from orchestrator_server.routing.types import StreamStarted, StreamText
+
+REQUEST_ID_KEY = "x-request-id"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+Context = grpc.aio.ServicerContext[object, object]
+
+
+class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServicer):
+    def __init__(
+        self,
+        router: Router,
+        limits: LimitsConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._router = router
+        self._limits = limits
+        self._clock = clock
+        self._started = clock()
+
+    async def Generate(
+        self, request: generate_pb2.GenerateRequest, context: Context
+    ) -> generate_pb2.GenerateResponse:
+        request_id = _request_id(context)
+        try:
+            chat, route = to_domain(request, self._limits, request_id)
+            result = await self._router.generate(chat, route, deadline=self._deadline(context))
+            return convert.generate_response(result, request_id)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            error = exc
+        await _abort(context, error, request_id)
+
+    async def GenerateStream(
+        self, request: generate_pb2.GenerateStreamRequest, context: Context
+    ) -> AsyncIterator[generate_pb2.GenerateStreamResponse]:
+        request_id = _request_id(context)
+        try:
+            chat, route = to_domain(request, self._limits, request_id)
+            events = self._router.stream(chat, route, deadline=self._deadline(context))
+            async with aclosing(events):
+                async for event in events:
+                    if type(event) is StreamText:
+                        yield convert.stream_delta(event.text)
+                    elif type(event) is StreamStarted:
+                        yield convert.stream_start(event.provider, event.model, request_id)
+                    else:
+                        yield convert.stream_end(event)  # type: ignore[arg-type]
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            error = exc
+        await _abort(context, error, request_id)
+
+    async def ValidateKey(
+        self, request: validate_key_pb2.ValidateKeyRequest, context: Context
+    ) -> validate_key_pb2.ValidateKeyResponse:
+        await _abort(
+            context,
+            NotImplementedYet(
+                "ValidateKey is not implemented yet: it arrives with the issue "
+                "'ValidateKey, OpenTelemetry metrics and traces, usage and cost'"
+            ),
+            _request_id(context),
+        )
+
+    async def Retrieve(
+        self, request: retrieve_pb2.RetrieveRequest, context: Context
+    ) -> retrieve_pb2.RetrieveResponse:
+        await _abort(
+            context,
+            NotImplementedYet(
+                "Retrieve is not implemented yet: it arrives with the issue "
+                "'Retrieve: FAISS collections with real embedders, an index CLI, and its benchmark'"
+            ),
+            _request_id(context),
+        )
+
+    async def GetMetrics(
+        self, request: metrics_pb2.GetMetricsRequest, context: Context
+    ) -> metrics_pb2.GetMetricsResponse:
+        snapshots = self._router.snapshot()
+        if request.providers:
+            by_name = {s.name: s for s in snapshots}
+            for i, name in enumerate(request.providers):
+                if name not in by_name:
+                    error = NotFound(
+                        f"no provider named {name!r}",
+                        field=f"providers[{i}]",
+                        resource_type="provider",
+                        name=name,
+                    )
+                    await _abort(context, error, _request_id(context))
+            snapshots = [by_name[name] for name in dict.fromkeys(request.providers)]
+        now = timestamp_pb2.Timestamp()
+        now.GetCurrentTime()
+        return metrics_pb2.GetMetricsResponse(
+            providers=[convert.provider_metrics(s) for s in snapshots],
+            strategy=STRATEGY_ENUM[self._router.strategy],
+            uptime=convert.duration(self._clock() - self._started),
+            generated_at=now,
+        )
+
+    def _deadline(self, context: Context) -> float | None:
+        remaining = context.time_remaining()
+        return None if remaining is None else self._clock() + remaining
+
+
+def _request_id(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and _REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex
+
+
+async def _abort(context: Context, error: BaseException, request_id: str) -> NoReturn:
+    status = map_error(error, request_id)
+    await context.abort(status.code, status.message, status.trailing_metadata)
+    raise AssertionError("unreachable: abort raises")  # pragma: no cover

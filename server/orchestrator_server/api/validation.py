@@ -1,0 +1,179 @@
+"""Turns a Generate/GenerateStream request into domain objects, or names every bad field.
+
+Works on both request messages: GenerateStreamRequest has exactly GenerateRequest's fields.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeAlias
+
+from orchestrator.v1 import common_pb2, generate_pb2
+from orchestrator_server.config.models import LimitsConfig, StrategyName
+from orchestrator_server.domain.chat import ChatMessage, ChatRequest, GenerationParams, Role
+from orchestrator_server.domain.errors import FieldViolation, InvalidRequest
+from orchestrator_server.routing.types import RouteOptions
+
+AnyGenerateRequest: TypeAlias = generate_pb2.GenerateRequest | generate_pb2.GenerateStreamRequest
+
+_ROLES = {
+    generate_pb2.ROLE_SYSTEM: Role.SYSTEM,
+    generate_pb2.ROLE_USER: Role.USER,
+    generate_pb2.ROLE_ASSISTANT: Role.ASSISTANT,
+}
+_STRATEGIES: dict[int, StrategyName] = {
+    common_pb2.ROUTING_STRATEGY_ROUND_ROBIN: "round-robin",
+    common_pb2.ROUTING_STRATEGY_RANDOM: "random",
+    common_pb2.ROUTING_STRATEGY_FIRST_AVAILABLE: "first-available",
+    common_pb2.ROUTING_STRATEGY_BEST_AVAILABLE: "best-available",
+    common_pb2.ROUTING_STRATEGY_WEIGHTED: "weighted",
+    common_pb2.ROUTING_STRATEGY_LOWEST_LATENCY: "lowest-latency",
+    common_pb2.ROUTING_STRATEGY_CHEAPEST: "cheapest",
+}
+STRATEGY_ENUM: dict[StrategyName, int] = {name: num for num, name in _STRATEGIES.items()}
+
+MAX_NAME_CHARS = 256
+MAX_STOP_CHARS = 256
+MAX_TAGS = 32
+
+
+def to_domain(
+    request: AnyGenerateRequest, limits: LimitsConfig, request_id: str
+) -> tuple[ChatRequest, RouteOptions]:
+    problems: list[FieldViolation] = []
+    messages = _messages(request, limits, problems)
+    params = _params(request.params, limits, problems) if request.HasField("params") else None
+    route = _route(request, problems)
+    _metadata(request, problems)
+    if problems:
+        raise InvalidRequest(problems)
+    return ChatRequest(messages, params or GenerationParams(), None, request_id), route
+
+
+def _messages(
+    request: AnyGenerateRequest, limits: LimitsConfig, problems: list[FieldViolation]
+) -> tuple[ChatMessage, ...]:
+    if request.prompt and request.messages:
+        problems.append(FieldViolation("prompt", "must be empty when messages is set"))
+        return ()
+    if request.prompt:
+        if not request.prompt.strip():
+            problems.append(FieldViolation("prompt", "must not be blank"))
+        elif len(request.prompt) > limits.max_input_chars:
+            problems.append(_too_long("prompt", len(request.prompt), limits.max_input_chars))
+        return (ChatMessage(Role.USER, request.prompt),)
+    if not request.messages:
+        problems.append(FieldViolation("messages", "give messages or prompt"))
+        return ()
+    if len(request.messages) > limits.max_messages:
+        problems.append(
+            FieldViolation(
+                "messages", f"{len(request.messages)} messages; the limit is {limits.max_messages}"
+            )
+        )
+        return ()
+    out: list[ChatMessage] = []
+    total = 0
+    for i, message in enumerate(request.messages):
+        role = _ROLES.get(message.role)
+        if role is None:
+            problems.append(
+                FieldViolation(f"messages[{i}].role", "must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT")
+            )
+        elif role is Role.SYSTEM and i != 0:
+            problems.append(
+                FieldViolation(f"messages[{i}].role", "a system message may only come first")
+            )
+        if not message.content.strip():
+            problems.append(FieldViolation(f"messages[{i}].content", "must not be empty"))
+        total += len(message.content)
+        if role is not None:
+            out.append(ChatMessage(role, message.content))
+    if total > limits.max_input_chars:
+        problems.append(_too_long("messages", total, limits.max_input_chars))
+    if out and not any(m.role is Role.USER for m in out):
+        problems.append(FieldViolation("messages", "needs at least one ROLE_USER message"))
+    return tuple(out)
+
+
+def _params(
+    params: generate_pb2.GenerationParams, limits: LimitsConfig, problems: list[FieldViolation]
+) -> GenerationParams:
+    def number(name: str, low: float, high: float, *, low_open: bool = False) -> float | None:
+        if not params.HasField(name):  # type: ignore[arg-type]
+            return None
+        value = float(getattr(params, name))
+        below = value <= low if low_open else value < low
+        if not math.isfinite(value) or below or value > high:
+            bracket = "(" if low_open else "["
+            problems.append(
+                FieldViolation(f"params.{name}", f"must be in {bracket}{low:g}, {high:g}]")
+            )
+            return None
+        return value
+
+    temperature = number("temperature", 0.0, 2.0)
+    top_p = number("top_p", 0.0, 1.0, low_open=True)
+    penalty = number("repetition_penalty", 0.0, 10.0, low_open=True)
+    max_tokens = None
+    if params.HasField("max_tokens"):
+        if not 1 <= params.max_tokens <= limits.max_output_tokens:
+            problems.append(
+                FieldViolation("params.max_tokens", f"must be in [1, {limits.max_output_tokens}]")
+            )
+        else:
+            max_tokens = params.max_tokens
+    if len(params.stop) > limits.max_stop_sequences:
+        problems.append(
+            FieldViolation("params.stop", f"at most {limits.max_stop_sequences} stop sequences")
+        )
+    for i, stop in enumerate(params.stop):
+        if not stop or len(stop) > MAX_STOP_CHARS:
+            problems.append(
+                FieldViolation(f"params.stop[{i}]", f"must be 1 to {MAX_STOP_CHARS} characters")
+            )
+    return GenerationParams(
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop=tuple(params.stop),
+        repetition_penalty=penalty,
+        seed=params.seed if params.HasField("seed") else None,
+    )
+
+
+def _route(request: AnyGenerateRequest, problems: list[FieldViolation]) -> RouteOptions:
+    for name in ("model", "provider"):
+        value: str = getattr(request, name)
+        if len(value) > MAX_NAME_CHARS or (value and (value != value.strip() or not value.strip())):
+            problems.append(
+                FieldViolation(name, f"must be at most {MAX_NAME_CHARS} characters, no spaces around")
+            )
+    strategy: StrategyName | None = None
+    if request.HasField("routing"):
+        number = request.routing.strategy
+        if number != common_pb2.ROUTING_STRATEGY_UNSPECIFIED:
+            strategy = _STRATEGIES.get(number)
+            if strategy is None:
+                problems.append(FieldViolation("routing.strategy", f"unknown strategy {number}"))
+    return RouteOptions(
+        model=request.model,
+        provider=request.provider,
+        allow_fallback=not request.routing.disable_fallback,
+        strategy=strategy,
+    )
+
+
+def _metadata(request: AnyGenerateRequest, problems: list[FieldViolation]) -> None:
+    meta = request.metadata
+    for name in ("tenant", "user"):
+        if len(getattr(meta, name)) > MAX_NAME_CHARS:
+            problems.append(
+                FieldViolation(f"metadata.{name}", f"must be at most {MAX_NAME_CHARS} characters")
+            )
+    if len(meta.tags) > MAX_TAGS:
+        problems.append(FieldViolation("metadata.tags", f"at most {MAX_TAGS} tags"))
+
+
+def _too_long(field: str, size: int, limit: int) -> FieldViolation:
+    return FieldViolation(field, f"input is {size} characters; the limit is {limit}")

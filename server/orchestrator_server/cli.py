@@ -1,0 +1,119 @@
+"""`orchestrator serve | check-config | health-check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from orchestrator_server import __version__
+from orchestrator_server.config import Config, ConfigError, default_config, load_config
+
+ADDRESS_HELP = "HOST:PORT to listen on or connect to"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handler = {"serve": _serve, "check-config": _check_config, "health-check": _health_check}
+    return handler[args.command](args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orchestrator", description="gRPC gateway in front of many LLM providers."
+    )
+    parser.add_argument("--version", action="version", version=f"orchestrator {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the gRPC server")
+    serve.add_argument("--config", help="YAML config file (default: the embedded mock setup)")
+    serve.add_argument("--address", help=ADDRESS_HELP + " (overrides server.address)")
+    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    check = sub.add_parser("check-config", help="validate a config file and summarise it")
+    check.add_argument("file")
+
+    probe = sub.add_parser("health-check", help="ask a running server's gRPC health service")
+    probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
+    probe.add_argument("--service", default="", help="service name ('' for the whole server)")
+    probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
+    return parser
+
+
+def _load(path: str | None) -> Config:
+    return default_config() if path is None else load_config(path)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from orchestrator_server.app import StartupError, serve
+    from orchestrator_server.telemetry.logs import configure_logging
+
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return 2
+    configure_logging(args.log_level or config.logging.level, json_format=config.logging.json_format)
+    try:
+        _run(serve(config, address=args.address))
+    except StartupError as exc:
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return 1
+    print(f"{args.file}: OK")
+    print(f"  listen on   {config.server.address}")
+    print(f"  strategy    {config.router.strategy} (fallback {'on' if config.router.fallback else 'off'})")
+    for p in config.providers:
+        state = "" if p.enabled else " (disabled)"
+        key = f", key from ${p.api_key_env}" if p.api_key_env else ""
+        print(f"  provider    {p.name}: {p.kind} {p.model}{key}{state}")
+    for alias, targets in config.aliases.items():
+        print(f"  alias       {alias} -> {', '.join(targets)}")
+    return 0
+
+
+def _health_check(args: argparse.Namespace) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(args.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
+        except grpc.RpcError as exc:
+            print(f"unhealthy: {exc.code().name} {exc.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    print(status)
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    print(f"{exc.source}: invalid configuration", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
