@@ -1,0 +1,100 @@
+"""Shared test helpers: configs from dicts, a running server on port 0, status details."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from orchestrator.v1 import common_pb2, orchestrator_service_pb2_grpc
+from orchestrator_server.app import App
+from orchestrator_server.config import Config
+from orchestrator_server.providers.mock import MockProvider
+
+
+def mock_provider(name: str, model: str = "mock-model", **mock: Any) -> dict[str, Any]:
+    return {"name": name, "kind": "mock", "model": model, "mock": mock}
+
+
+def make_config(*providers: dict[str, Any], **sections: Any) -> Config:
+    data: dict[str, Any] = {"server": {"address": "127.0.0.1:0"}, "providers": list(providers)}
+    router = sections.pop("router", {})
+    data["router"] = {"strategy": "first-available", **router}
+    data.update(sections)
+    return Config.model_validate(data)
+
+
+@dataclass
+class Running:
+    app: App
+    channel: grpc.aio.Channel
+    stub: orchestrator_service_pb2_grpc.OrchestratorServiceStub
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.app.port}"
+
+    def mock(self, name: str) -> MockProvider:
+        provider = next(p for p in self.app.providers if p.spec.name == name)
+        assert isinstance(provider, MockProvider)
+        return provider
+
+
+@asynccontextmanager
+async def running(config: Config) -> AsyncIterator[Running]:
+    app = App(config)
+    await app.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+    try:
+        yield Running(app, channel, orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel))
+    finally:
+        await channel.close()
+        await app.stop(grace=0)
+
+
+def status_details(error: grpc.aio.AioRpcError) -> list[any_pb2.Any]:
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            assert isinstance(value, bytes)
+            return list(status_pb2.Status.FromString(value).details)
+    return []
+
+
+def detail(error: grpc.aio.AioRpcError, kind: type[Any]) -> Any:
+    for packed in status_details(error):
+        if packed.Is(kind.DESCRIPTOR):
+            out = kind()
+            packed.Unpack(out)
+            return out
+    return None
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> str:
+    info = detail(error, error_details_pb2.ErrorInfo)
+    return "" if info is None else str(info.reason)
+
+
+def trail(error: grpc.aio.AioRpcError) -> common_pb2.AttemptTrail | None:
+    result: common_pb2.AttemptTrail | None = detail(error, common_pb2.AttemptTrail)
+    return result
+
+
+def require_tool(name: str) -> str:
+    """A real external client for e2e tests: skipped locally when missing, a failure in CI."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    if found:
+        return found
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{name} is required in CI but was not found")
+    pytest.skip(f"{name} not installed")

@@ -1,0 +1,80 @@
+"""Configuration: the embedded default, and errors that name the key path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator_server.config import ConfigError, default_config, load_config, parse_config
+
+VALID = """
+providers:
+  - name: local
+    kind: mock
+    model: m
+"""
+
+
+def test_embedded_default_has_mock_providers() -> None:
+    config = default_config()
+    assert len(config.providers) >= 2
+    assert {p.kind for p in config.providers} == {"mock"}
+    assert all(p.api_key_env is None for p in config.providers)
+
+
+def test_minimal_config_gets_defaults() -> None:
+    config = parse_config(VALID)
+    assert config.router.strategy == "best-available"
+    assert config.providers[0].timeout == 30.0
+    assert config.server.limits.max_messages == 256
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("providers: []", "providers: List should have at least 1 item"),
+        (VALID + "    timeout: -1\n", "providers[0].timeout: Input should be greater than 0"),
+        (VALID + "    api_key: sk-123\n", "providers[0].api_key: Extra inputs are not permitted"),
+        (VALID + "    api_key_env: not-an-env-name\n", "providers[0].api_key_env: String should match"),
+        (VALID + "    mock: {mode: sideways}\n", "providers[0].mock.mode: Input should be"),
+        (VALID + "router: {strategy: fastest}\n", "router.strategy: Input should be"),
+        (VALID + "router: {health: {degraded_error_rate: 0.9}}\n", "router.health: Value error"),
+        (VALID + "aliases: {fast: [ghost]}\n", "unknown provider 'ghost'"),
+        (VALID + "  - {name: local, kind: mock, model: n}\n", "'local' is used twice"),
+        ("providers: [\n", "line 2"),
+        ("just a string", "the top level must be a mapping"),
+        (VALID + "server: {address: nowhere}\n", "server.address: String should match"),
+    ],
+)
+def test_errors_name_the_key_path(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_secret_values_are_not_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(VALID + "    api_key: sk-secret-value\n")
+    assert "sk-secret-value" not in str(caught.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(VALID)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALID + "    retries: 99\n")
+    run = [sys.executable, "-m", "orchestrator_server", "check-config"]
+    ok = subprocess.run([*run, str(good)], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "provider    local: mock m" in ok.stdout
+    failed = subprocess.run([*run, str(bad)], capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert "providers[0].retries" in failed.stderr
