@@ -59,7 +59,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_error(exc)
         return 2
-    configure_logging(args.log_level or config.logging.level, json_format=config.logging.json_format)
+    configure_logging(
+        args.log_level or config.logging.level, json_format=config.logging.json_format
+    )
     try:
         _run(serve(config, address=args.address))
     except StartupError as exc:
@@ -76,7 +78,8 @@ def _check_config(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.file}: OK")
     print(f"  listen on   {config.server.address}")
-    print(f"  strategy    {config.router.strategy} (fallback {'on' if config.router.fallback else 'off'})")
+    fallback = "on" if config.router.fallback else "off"
+    print(f"  strategy    {config.router.strategy} (fallback {fallback})")
     for p in config.providers:
         state = "" if p.enabled else " (disabled)"
         key = f", key from ${p.api_key_env}" if p.api_key_env else ""

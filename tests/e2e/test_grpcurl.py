@@ -56,7 +56,11 @@ async def test_list_shows_service_health_and_reflection(server: Running) -> None
     code, out = await grpcurl(server, "list")
     assert code == 0, out
     services = set(out.split())
-    assert {SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= services
+    assert {
+        SERVICE,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= services
 
 
 async def test_describe_shows_the_rpcs(server: Running) -> None:

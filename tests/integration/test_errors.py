@@ -157,7 +157,9 @@ async def test_invalid_request_names_the_field() -> None:
     ],
 )
 async def test_validation_rows(request_kwargs: dict[str, Any], field: str) -> None:
-    config = make_config(mock_provider("a"), server={"address": "127.0.0.1:0", "limits": {"max_input_chars": 4000}})
+    config = make_config(
+        mock_provider("a"), server={"address": "127.0.0.1:0", "limits": {"max_input_chars": 4000}}
+    )
     request = generate_pb2.GenerateRequest(**request_kwargs)
     async with running(config) as server:
         with pytest.raises(grpc.aio.AioRpcError) as caught:

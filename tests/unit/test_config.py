@@ -38,7 +38,10 @@ def test_minimal_config_gets_defaults() -> None:
         ("providers: []", "providers: List should have at least 1 item"),
         (VALID + "    timeout: -1\n", "providers[0].timeout: Input should be greater than 0"),
         (VALID + "    api_key: sk-123\n", "providers[0].api_key: Extra inputs are not permitted"),
-        (VALID + "    api_key_env: not-an-env-name\n", "providers[0].api_key_env: String should match"),
+        (
+            VALID + "    api_key_env: not-an-env-name\n",
+            "providers[0].api_key_env: String should match",
+        ),
         (VALID + "    mock: {mode: sideways}\n", "providers[0].mock.mode: Input should be"),
         (VALID + "router: {strategy: fastest}\n", "router.strategy: Input should be"),
         (VALID + "router: {health: {degraded_error_rate: 0.9}}\n", "router.health: Value error"),

@@ -40,7 +40,9 @@ async def test_stop_and_max_tokens() -> None:
 
 
 async def test_stream_chunks_join_to_the_reply() -> None:
-    chunks = [c async for c in provider(reply="a b c d e", words_per_chunk=2).stream(REQUEST, timeout=1)]
+    chunks = [
+        c async for c in provider(reply="a b c d e", words_per_chunk=2).stream(REQUEST, timeout=1)
+    ]
     assert "".join(c.text for c in chunks) == "a b c d e"
     assert chunks[-1].usage is not None
     assert chunks[-1].finish_reason is FinishReason.STOP

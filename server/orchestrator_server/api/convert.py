@@ -56,9 +56,9 @@ PROVIDER_KINDS = {
 def duration(seconds: float | None) -> duration_pb2.Duration | None:
     if seconds is None:
         return None
-    return duration_pb2.Duration(
-        seconds=int(seconds), nanos=int(round((seconds - int(seconds)) * 1e9))
-    )
+    out = duration_pb2.Duration()
+    out.FromNanoseconds(round(seconds * 1e9))
+    return out
 
 
 def usage_to_proto(usage: Usage) -> common_pb2.Usage:

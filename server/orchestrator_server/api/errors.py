@@ -14,13 +14,11 @@ from orchestrator_server.api.convert import attempts_to_proto
 from orchestrator_server.domain.errors import (
     AllProvidersFailed,
     AllRateLimited,
-    CollectionUnavailable,
     DeadlineExceeded,
     GatewayError,
     InvalidRequest,
     NotFound,
     NotImplementedYet,
-    Overloaded,
     ProviderRejectedRequest,
     StreamInterrupted,
 )
@@ -46,13 +44,9 @@ STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     ),
     NotFound: StatusRule(grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
     AllRateLimited: StatusRule(grpc.StatusCode.RESOURCE_EXHAUSTED, "ALL_PROVIDERS_RATE_LIMITED"),
-    Overloaded: StatusRule(grpc.StatusCode.RESOURCE_EXHAUSTED, "GATEWAY_OVERLOADED"),
     AllProvidersFailed: StatusRule(grpc.StatusCode.UNAVAILABLE, "ALL_PROVIDERS_FAILED"),
     StreamInterrupted: StatusRule(grpc.StatusCode.UNAVAILABLE, "STREAM_INTERRUPTED"),
     DeadlineExceeded: StatusRule(grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
-    CollectionUnavailable: StatusRule(
-        grpc.StatusCode.FAILED_PRECONDITION, "COLLECTION_UNAVAILABLE"
-    ),
     NotImplementedYet: StatusRule(grpc.StatusCode.UNIMPLEMENTED, "NOT_IMPLEMENTED"),
 }
 INTERNAL = StatusRule(grpc.StatusCode.INTERNAL, "INTERNAL")
@@ -129,7 +123,9 @@ def _error_info(rule: StatusRule, request_id: str) -> error_details_pb2.ErrorInf
     )
 
 
-def _mapped(rule: StatusRule, message: str, details: list[object], *, partial: bool) -> MappedStatus:
+def _mapped(
+    rule: StatusRule, message: str, details: list[object], *, partial: bool
+) -> MappedStatus:
     status = status_pb2.Status(code=rule.code.value[0], message=message)
     for detail in details:
         packed = any_pb2.Any()

@@ -54,9 +54,8 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
             chat, route = to_domain(request, self._limits, request_id)
             result = await self._router.generate(chat, route, deadline=self._deadline(context))
             return convert.generate_response(result, request_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
-            error = exc
-        await _abort(context, error, request_id)
+        except Exception as exc:  # every failure becomes a status
+            await _abort(context, exc, request_id)
 
     async def GenerateStream(
         self, request: generate_pb2.GenerateStreamRequest, context: Context
@@ -73,10 +72,8 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
                         yield convert.stream_start(event.provider, event.model, request_id)
                     else:
                         yield convert.stream_end(event)  # type: ignore[arg-type]
-            return
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
-            error = exc
-        await _abort(context, error, request_id)
+        except Exception as exc:  # every failure becomes a status
+            await _abort(context, exc, request_id)
 
     async def ValidateKey(
         self, request: validate_key_pb2.ValidateKeyRequest, context: Context

@@ -78,7 +78,9 @@ def _messages(
         role = _ROLES.get(message.role)
         if role is None:
             problems.append(
-                FieldViolation(f"messages[{i}].role", "must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT")
+                FieldViolation(
+                    f"messages[{i}].role", "must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT"
+                )
             )
         elif role is Role.SYSTEM and i != 0:
             problems.append(
@@ -147,7 +149,9 @@ def _route(request: AnyGenerateRequest, problems: list[FieldViolation]) -> Route
         value: str = getattr(request, name)
         if len(value) > MAX_NAME_CHARS or (value and (value != value.strip() or not value.strip())):
             problems.append(
-                FieldViolation(name, f"must be at most {MAX_NAME_CHARS} characters, no spaces around")
+                FieldViolation(
+                    name, f"must be at most {MAX_NAME_CHARS} characters, no spaces around"
+                )
             )
     strategy: StrategyName | None = None
     if request.HasField("routing"):

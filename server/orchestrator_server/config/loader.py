@@ -36,7 +36,9 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"])
+        raise ConfigError(
+            source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -129,17 +129,5 @@ class DeadlineExceeded(GatewayError):
     """The caller's deadline (or the server's request time limit) ran out."""
 
 
-class Overloaded(GatewayError):
-    """The gateway's own limits refuse the request."""
-
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class CollectionUnavailable(GatewayError):
-    """A configured collection could not be loaded."""
-
-
 class NotImplementedYet(GatewayError):
     """An RPC of the contract whose implementation has not landed."""

@@ -26,7 +26,11 @@ _FAILURES: dict[MockMode, tuple[ErrorKind, str, int]] = {
     MockMode.UNHEALTHY: (ErrorKind.UNAVAILABLE, "upstream answered 503 Service Unavailable", 503),
     MockMode.RATELIMIT: (ErrorKind.RATE_LIMITED, "upstream answered 429 Too Many Requests", 429),
     MockMode.AUTH_ERROR: (ErrorKind.AUTH, "upstream rejected the API key (401)", 401),
-    MockMode.INVALID_REQUEST: (ErrorKind.INVALID_REQUEST, "upstream rejected the request (400)", 400),
+    MockMode.INVALID_REQUEST: (
+        ErrorKind.INVALID_REQUEST,
+        "upstream rejected the request (400)",
+        400,
+    ),
 }
 
 
@@ -122,9 +126,7 @@ class MockProvider:
             )
 
     def _reply_words(self, request: ChatRequest) -> tuple[list[str], FinishReason]:
-        prompt = next(
-            (m.content for m in reversed(request.messages) if m.role is Role.USER), ""
-        )
+        prompt = next((m.content for m in reversed(request.messages) if m.role is Role.USER), "")
         if self.options.reply is not None:
             text = self.options.reply.replace("{prompt}", prompt)
         else:
