@@ -1,0 +1,208 @@
+"""The router: picks providers for a request by strategy, calls them with retries and
+fallback inside the caller's deadline, and keeps each provider's stats and circuit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+
+from orchestrator_server.config.models import RouterConfig, StrategyName
+from orchestrator_server.domain.chat import ChatRequest
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.base import Provider
+from orchestrator_server.routing.candidates import Candidate, CandidateResolver
+from orchestrator_server.routing.retry import RetryPolicy
+from orchestrator_server.routing.runtime import (
+    Plan,
+    Runtime,
+    settle_cancel,
+    settle_failure,
+    unexpected_failure,
+)
+from orchestrator_server.routing.slot import Slot
+from orchestrator_server.routing.strategies import build_strategies
+from orchestrator_server.routing.streaming import stream_events
+from orchestrator_server.routing.trail import Trail
+from orchestrator_server.routing.types import (
+    ProviderSnapshot,
+    RoutedCompletion,
+    RouteOptions,
+    StreamEvent,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Router:
+    def __init__(
+        self,
+        providers: Sequence[Provider],
+        config: RouterConfig,
+        aliases: Mapping[str, Sequence[str]] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._config = config
+        self._providers = tuple(providers)
+        self._slots = tuple(
+            Slot(p, config.health, config.circuit_breaker, clock) for p in self._providers
+        )
+        self._resolver = CandidateResolver(self._slots, aliases)
+        rng = rng if rng is not None else random.Random()
+        self._strategies = build_strategies(rng)
+        self._runtime = Runtime(
+            clock=clock,
+            sleep=sleep,
+            retry=RetryPolicy(config.retry, rng),
+            request_timeout=config.request_timeout,
+            plan=self._plan,
+        )
+
+    @property
+    def strategy(self) -> StrategyName:
+        return self._config.strategy
+
+    @property
+    def providers(self) -> Sequence[Provider]:
+        return self._providers
+
+    def _plan(self, route: RouteOptions) -> Plan:
+        candidates = self._resolver.resolve(route)
+        strategy = self._strategies[route.strategy or self._config.strategy]
+        single = bool(route.provider) or not (route.allow_fallback and self._config.fallback)
+        return Plan(strategy.order(candidates), single)
+
+    async def generate(
+        self, request: ChatRequest, route: RouteOptions, *, deadline: float | None = None
+    ) -> RoutedCompletion:
+        runtime = self._runtime
+        clock = runtime.clock
+        started = clock()
+        if deadline is None:
+            deadline = started + runtime.request_timeout
+        plan = self._plan(route)
+        trail = Trail()
+        for index, candidate in enumerate(plan.candidates):
+            slot = candidate.slot
+            attempted = False
+            retry = 0
+            while True:
+                if clock() >= deadline:
+                    raise trail.deadline_exceeded()
+                probe = slot.admit()
+                if probe is None:
+                    if not attempted:
+                        trail.skipped(
+                            slot.name, candidate.model_name, slot.breaker.seconds_until_probe()
+                        )
+                    # After our own failures opened the circuit, stop retrying it too.
+                    break
+                attempted = True
+                outcome = await self._call(
+                    candidate, request, started, deadline, trail, retry, probe
+                )
+                if not isinstance(outcome, ProviderError):
+                    return outcome
+                delay = runtime.retry_delay(outcome, slot, retry, deadline, plan, index)
+                if delay is None:
+                    break
+                await runtime.sleep(delay)
+                retry += 1
+            if attempted and plan.single:
+                break
+        raise trail.exhausted()
+
+    async def _call(
+        self,
+        candidate: Candidate,
+        request: ChatRequest,
+        started: float,
+        deadline: float,
+        trail: Trail,
+        retry: int,
+        probe: bool,
+    ) -> RoutedCompletion | ProviderError:
+        """One call to one provider. Records its outcome; returns the answer or the error to
+        decide a retry on; raises when the request as a whole must end."""
+        slot = candidate.slot
+        spec = slot.spec
+        clock = self._runtime.clock
+        start = clock()
+        left = deadline - start
+        deadline_bound = left < spec.timeout
+        timeout = left if deadline_bound else spec.timeout
+        slot.stats.on_start()
+        error: ProviderError
+        try:
+            async with asyncio.timeout(timeout):
+                completion = await slot.provider.generate(
+                    request.with_model(candidate.model), timeout=timeout
+                )
+        except TimeoutError:
+            # Ours or the adapter's own read timeout: the same verdict.
+            error = ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout:.3g} s")
+        except ProviderError as exc:
+            error = exc
+        except asyncio.CancelledError:
+            settle_cancel(
+                slot,
+                trail,
+                candidate.model_name,
+                latency=clock() - start,
+                retry=retry,
+                probe=probe,
+                deadline=False,
+            )
+            raise
+        except Exception as exc:
+            error = unexpected_failure(slot.name, exc)
+        else:
+            latency = clock() - start
+            cost = slot.succeeded(probe=probe, latency=latency, usage=completion.usage)
+            trail.succeeded(slot.name, completion.model, latency, retry)
+            return RoutedCompletion(
+                text=completion.text,
+                finish_reason=completion.finish_reason,
+                provider=slot.name,
+                model=completion.model,
+                usage=completion.usage,
+                cost=cost,
+                currency=spec.price.currency,
+                attempts=trail.frozen(),
+                latency=clock() - started,
+            )
+        settle_failure(
+            slot,
+            trail,
+            candidate.model_name,
+            error,
+            latency=clock() - start,
+            retry=retry,
+            probe=probe,
+            deadline_bound=deadline_bound,
+        )
+        return error
+
+    def stream(
+        self, request: ChatRequest, route: RouteOptions, *, deadline: float | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Events of one streamed generation. Every error, including NotFound for an unknown
+        model, is raised from iteration. Close the iterator (aclosing) when done early: that
+        aborts the upstream request at once."""
+        return stream_events(self._runtime, request, route, deadline)
+
+    def snapshot(self) -> list[ProviderSnapshot]:
+        return [slot.snapshot() for slot in self._slots]
+
+    async def aclose(self) -> None:
+        results = await asyncio.gather(
+            *(p.aclose() for p in self._providers), return_exceptions=True
+        )
+        for provider, result in zip(self._providers, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("closing provider %s failed", provider.spec.name, exc_info=result)

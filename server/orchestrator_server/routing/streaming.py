@@ -1,0 +1,170 @@
+"""The streaming path of the router.
+
+Until a provider has produced non-empty text, a stream fails over exactly like a unary call.
+From the first text on, the caller holds part of one provider's answer, so a failure ends the
+stream with StreamInterrupted: text from a second provider would not continue it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from orchestrator_server.domain.chat import ChatRequest, FinishReason, Usage, estimate_usage
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.routing.runtime import (
+    Runtime,
+    closing,
+    settle_cancel,
+    settle_failure,
+    unexpected_failure,
+)
+from orchestrator_server.routing.trail import Trail
+from orchestrator_server.routing.types import (
+    RouteOptions,
+    StreamEvent,
+    StreamFinished,
+    StreamStarted,
+    StreamText,
+)
+
+
+async def stream_events(
+    runtime: Runtime, request: ChatRequest, route: RouteOptions, deadline: float | None
+) -> AsyncGenerator[StreamEvent, None]:
+    clock = runtime.clock
+    started = clock()
+    if deadline is None:
+        deadline = started + runtime.request_timeout
+    plan = runtime.plan(route)
+    trail = Trail()
+    for index, candidate in enumerate(plan.candidates):
+        slot = candidate.slot
+        spec = slot.spec
+        first_token_timeout = spec.first_token_timeout or spec.timeout
+        attempted = False
+        retry = 0
+        while True:
+            start = clock()
+            if start >= deadline:
+                raise trail.deadline_exceeded()
+            probe = slot.admit()
+            if probe is None:
+                if not attempted:
+                    trail.skipped(
+                        slot.name, candidate.model_name, slot.breaker.seconds_until_probe()
+                    )
+                break
+            attempted = True
+
+            # Time to first token is one budget from the start of the call, however many
+            # empty chunks (role headers, keep-alives) arrive before the text does.
+            first_limit = start + first_token_timeout
+            model = candidate.model_name
+            finish: FinishReason | None = None
+            usage: Usage | None = None
+            parts: list[str] = []
+            first_at: float | None = None
+            deadline_bound = False
+            error: ProviderError | None = None
+            slot.stats.on_start()
+            try:
+                chunks = slot.provider.stream(
+                    request.with_model(candidate.model),
+                    timeout=min(max(first_token_timeout, spec.timeout), deadline - start),
+                )
+                async with closing(chunks):
+                    while True:
+                        now = clock()
+                        limit = first_limit if first_at is None else now + spec.timeout
+                        deadline_bound = deadline < limit
+                        try:
+                            async with asyncio.timeout(
+                                (deadline if deadline_bound else limit) - now
+                            ):
+                                chunk = await anext(chunks)
+                        except StopAsyncIteration:
+                            break
+                        if chunk.finish_reason is not None:
+                            finish = chunk.finish_reason
+                        if chunk.usage is not None:
+                            usage = chunk.usage
+                        text = chunk.text
+                        if first_at is None:
+                            if chunk.model:
+                                model = chunk.model
+                            if not text:
+                                continue
+                            first_at = clock()
+                            yield StreamStarted(slot.name, model)
+                        elif not text:
+                            continue
+                        parts.append(text)
+                        yield StreamText(text)
+            except TimeoutError:
+                error = ProviderError(
+                    ErrorKind.TIMEOUT,
+                    f"no first token within {first_token_timeout:.3g} s"
+                    if first_at is None
+                    else f"no chunk within {spec.timeout:.3g} s",
+                )
+            except ProviderError as exc:
+                error = exc
+            except (asyncio.CancelledError, GeneratorExit):
+                # The consumer went away; `closing` has already aborted the upstream call.
+                settle_cancel(
+                    slot,
+                    trail,
+                    model,
+                    latency=clock() - start,
+                    retry=retry,
+                    probe=probe,
+                    deadline=False,
+                )
+                raise
+            except Exception as exc:
+                error = unexpected_failure(slot.name, exc)
+
+            latency = clock() - start
+            if error is None:
+                if usage is None:
+                    usage = estimate_usage(request.messages, "".join(parts))
+                cost = slot.succeeded(
+                    probe=probe,
+                    latency=latency,
+                    usage=usage,
+                    ttft=None if first_at is None else first_at - start,
+                )
+                trail.succeeded(slot.name, model, latency, retry)
+                if first_at is None:
+                    yield StreamStarted(slot.name, model)
+                yield StreamFinished(
+                    finish_reason=finish or FinishReason.UNSPECIFIED,
+                    usage=usage,
+                    cost=cost,
+                    currency=spec.price.currency,
+                    attempts=trail.frozen(),
+                    latency=clock() - started,
+                    time_to_first_token=0.0 if first_at is None else first_at - started,
+                )
+                return
+
+            settle_failure(
+                slot,
+                trail,
+                model,
+                error,
+                latency=latency,
+                retry=retry,
+                probe=probe,
+                deadline_bound=deadline_bound,
+                partial=first_at is not None,
+            )
+            delay = runtime.retry_delay(error, slot, retry, deadline, plan, index)
+            if delay is None:
+                break
+            await runtime.sleep(delay)
+            retry += 1
+        if attempted and plan.single:
+            break
+    raise trail.exhausted()
