@@ -8,10 +8,11 @@ import signal
 from collections.abc import Sequence
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
+from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
@@ -45,7 +46,7 @@ class App:
             list(providers) if providers is not None else build_providers(config.providers)
         )
         self.router = Router(self.providers, config.router, config.aliases)
-        self.health = health.aio.HealthServicer()
+        self.health = HealthService()
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._stopping: asyncio.Task[None] | None = None
@@ -64,7 +65,7 @@ class App:
             ],
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
-        orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(
+        orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
             OrchestratorServicer(self.router, limits), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -80,7 +81,7 @@ class App:
         await server.start()
         self._server, self.port = server, port
         for name in ("", SERVICE_NAME):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, SERVING)
         return port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -92,7 +93,7 @@ class App:
 
     async def _stop(self, grace: float | None) -> None:
         grace = self.config.server.grace_period if grace is None else grace
-        await self.health.enter_graceful_shutdown()
+        await self.health.drain()
         if self._server is not None:
             await self._server.stop(grace)
         await self.router.aclose()

@@ -24,6 +24,16 @@ async def test_health_serving_overall_and_per_service(service: str) -> None:
     assert reply.status == SERVING
 
 
+async def test_watch_of_an_unknown_service_says_so() -> None:
+    async with running(make_config(mock_provider("a"))) as server:
+        watch = health_pb2_grpc.HealthStub(server.channel).Watch(
+            health_pb2.HealthCheckRequest(service="nope.v1.Nope")
+        )
+        first = await watch.read()
+        watch.cancel()
+    assert first.status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+
+
 async def test_health_unknown_service_is_not_found() -> None:
     async with running(make_config(mock_provider("a"))) as server:
         health = health_pb2_grpc.HealthStub(server.channel)
@@ -58,14 +68,18 @@ async def test_graceful_shutdown_lets_a_stream_finish_and_refuses_new_calls() ->
         )
         assert (await watch.read()).status == SERVING
         stopping = asyncio.ensure_future(server.app.stop(grace=30))
-        while (await watch.read()).status == SERVING:
-            pass  # reads until the NOT_SERVING update arrives
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        # The watch ends, so it does not hold the shutdown's grace period open.
+        assert await watch.read() is grpc.aio.EOF
+        assert await watch.code() == grpc.StatusCode.OK
 
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await server.stub.Generate(generate_pb2.GenerateRequest(prompt="late"))
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
-        kinds = [e.WhichOneof("event") async for e in call]
+        kinds = []
+        while (event := await call.read()) is not grpc.aio.EOF:
+            kinds.append(event.WhichOneof("event"))
         assert kinds[-1] == "end"
         assert await call.code() == grpc.StatusCode.OK
         await stopping

@@ -73,7 +73,16 @@ async def test_stream_fails_after_n_chunks() -> None:
         async for chunk in mock.stream(REQUEST, timeout=1):
             texts.append(chunk.text)
     assert texts == ["a", " b"]
-    assert mock.abandoned_streams == 1
+    assert mock.abandoned_streams == 0  # it failed; nobody walked away from it
+
+
+async def test_closing_a_stream_early_counts_as_abandoned() -> None:
+    mock = provider(reply="a b c d")
+    stream = mock.stream(REQUEST, timeout=1)
+    assert (await anext(stream)).text == "a"
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert (mock.abandoned_streams, mock.active_streams) == (1, 0)
+    assert mock.stream_abandoned.is_set()
 
 
 async def test_error_rate_is_reproducible_with_a_seed() -> None:

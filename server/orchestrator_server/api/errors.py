@@ -61,7 +61,7 @@ class MappedStatus:
 
 def rule_for(error: BaseException) -> StatusRule:
     for cls in type(error).__mro__:
-        rule = STATUS_TABLE.get(cls)  # type: ignore[call-overload]
+        rule = STATUS_TABLE.get(cls)
         if rule is not None:
             return rule
     return INTERNAL

@@ -21,7 +21,7 @@ _ROLES = {
     generate_pb2.ROLE_USER: Role.USER,
     generate_pb2.ROLE_ASSISTANT: Role.ASSISTANT,
 }
-_STRATEGIES: dict[int, StrategyName] = {
+_STRATEGIES: dict[common_pb2.RoutingStrategy, StrategyName] = {
     common_pb2.ROUTING_STRATEGY_ROUND_ROBIN: "round-robin",
     common_pb2.ROUTING_STRATEGY_RANDOM: "random",
     common_pb2.ROUTING_STRATEGY_FIRST_AVAILABLE: "first-available",
@@ -30,7 +30,9 @@ _STRATEGIES: dict[int, StrategyName] = {
     common_pb2.ROUTING_STRATEGY_LOWEST_LATENCY: "lowest-latency",
     common_pb2.ROUTING_STRATEGY_CHEAPEST: "cheapest",
 }
-STRATEGY_ENUM: dict[StrategyName, int] = {name: num for num, name in _STRATEGIES.items()}
+STRATEGY_ENUM: dict[StrategyName, common_pb2.RoutingStrategy] = {
+    name: num for num, name in _STRATEGIES.items()
+}
 
 MAX_NAME_CHARS = 256
 MAX_STOP_CHARS = 256
@@ -102,7 +104,7 @@ def _params(
     params: generate_pb2.GenerationParams, limits: LimitsConfig, problems: list[FieldViolation]
 ) -> GenerationParams:
     def number(name: str, low: float, high: float, *, low_open: bool = False) -> float | None:
-        if not params.HasField(name):  # type: ignore[arg-type]
+        if not params.HasField(name):
             return None
         value = float(getattr(params, name))
         below = value <= low if low_open else value < low

@@ -112,6 +112,10 @@ class HealthConfig(Strict):
     def _thresholds_ordered(self) -> HealthConfig:
         if self.degraded_error_rate > self.unhealthy_error_rate:
             raise ValueError("degraded_error_rate must not exceed unhealthy_error_rate")
+        if self.min_samples > self.window:
+            raise ValueError(
+                "min_samples must not exceed window (the error rate could never count)"
+            )
         return self
 
 

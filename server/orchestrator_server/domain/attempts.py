@@ -18,7 +18,7 @@ class Attempt:
     provider: str
     model: str
     outcome: AttemptOutcome
-    error_code: str = ""  # an ErrorKind value, "circuit_open" or "stream_interrupted"
+    error_code: str = ""  # an ErrorKind value, or "circuit_open"
     message: str = ""
     latency: float = 0.0  # seconds
     retry: int = 0

@@ -42,7 +42,8 @@ ERROR_POLICY: dict[ErrorKind, ErrorPolicy] = {
     ErrorKind.INVALID_REQUEST: ErrorPolicy(
         retry=False, fallback=False, counts_against_health=False
     ),
-    ErrorKind.NOT_FOUND: ErrorPolicy(retry=False, fallback=True, counts_against_health=True),
+    # A caller's typo in a model name must not open the provider's circuit for everyone.
+    ErrorKind.NOT_FOUND: ErrorPolicy(retry=False, fallback=True, counts_against_health=False),
     ErrorKind.MALFORMED_RESPONSE: ErrorPolicy(
         retry=True, fallback=True, counts_against_health=True
     ),

@@ -39,7 +39,8 @@ class MockProvider:
         self._spec = spec
         self.options = options
         self._rng = random.Random(options.seed)
-        # What tests observe: how often it was called, and whether streams were abandoned.
+        # What tests observe: how often it was called, and whether a consumer walked away
+        # from a stream (closed or cancelled it) before it ended.
         self.calls = 0
         self.active_streams = 0
         self.abandoned_streams = 0
@@ -69,7 +70,7 @@ class MockProvider:
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
         self.calls += 1
         self.active_streams += 1
-        finished = False
+        ended = False  # finished, or failed on purpose: either way not abandoned
         try:
             await self._wait(self.options.latency_ms)
             self._maybe_fail()
@@ -93,10 +94,13 @@ class MockProvider:
             if fail_after is not None:
                 raise ProviderError(ErrorKind.UNAVAILABLE, "upstream closed the stream mid-reply")
             yield StreamChunk(finish_reason=finish, usage=self._usage(request, len(words)))
-            finished = True
+            ended = True
+        except ProviderError:
+            ended = True
+            raise
         finally:
             self.active_streams -= 1
-            if not finished:
+            if not ended:
                 self.abandoned_streams += 1
                 self.stream_abandoned.set()
 
