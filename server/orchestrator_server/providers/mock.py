@@ -39,6 +39,7 @@ class MockProvider:
         self._spec = spec
         self.options = options
         self._rng = random.Random(options.seed)
+        self._mode = options.mode
         # What tests observe: how often it was called, and whether a consumer walked away
         # from a stream (closed or cancelled it) before it ended.
         self.calls = 0
@@ -76,6 +77,7 @@ class MockProvider:
             self._maybe_fail()
             words, finish = self._reply_words(request)
             per_chunk = self.options.words_per_chunk
+            chunk_delay = self.options.chunk_delay_ms
             model = request.model or self._spec.model
             fail_after = (
                 self.options.fail_after_chunks
@@ -87,8 +89,8 @@ class MockProvider:
                     raise ProviderError(
                         ErrorKind.UNAVAILABLE, "upstream closed the stream mid-reply"
                     )
-                if sent:
-                    await self._wait(self.options.chunk_delay_ms)
+                if sent and chunk_delay:
+                    await self._wait(chunk_delay)
                 piece = " ".join(words[start : start + per_chunk])
                 yield StreamChunk(text=piece if start == 0 else " " + piece, model=model)
             if fail_after is not None:
@@ -113,7 +115,7 @@ class MockProvider:
         self.closed = True
 
     async def _wait(self, ms: float) -> None:
-        if self.options.mode is MockMode.TIMEOUT:
+        if self._mode is MockMode.TIMEOUT:
             await asyncio.Event().wait()  # forever; ended by the router's timeout or a cancel
         if ms > 0:
             await asyncio.sleep(ms / 1000.0)

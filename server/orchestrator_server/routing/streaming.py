@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 
 from orchestrator_server.domain.chat import ChatRequest, FinishReason, Usage, estimate_usage
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.routing.chunk_timer import ChunkTimer
 from orchestrator_server.routing.runtime import (
     Runtime,
     closing,
@@ -74,33 +75,36 @@ async def stream_events(
                     timeout=min(max(first_token_timeout, spec.timeout), deadline - start),
                 )
                 async with closing(chunks):
-                    while True:
-                        now = clock()
-                        limit = first_limit if first_at is None else now + spec.timeout
-                        deadline_bound = deadline < limit
-                        try:
-                            async with asyncio.timeout(
-                                (deadline if deadline_bound else limit) - now
-                            ):
-                                chunk = await anext(chunks)
-                        except StopAsyncIteration:
-                            break
-                        if chunk.finish_reason is not None:
-                            finish = chunk.finish_reason
-                        if chunk.usage is not None:
-                            usage = chunk.usage
-                        text = chunk.text
-                        if first_at is None:
-                            if chunk.model:
-                                model = chunk.model
-                            if not text:
+                    timer = ChunkTimer()
+                    try:
+                        while True:
+                            now = clock()
+                            limit = first_limit if first_at is None else now + spec.timeout
+                            deadline_bound = deadline < limit
+                            try:
+                                chunk = await timer.next(
+                                    chunks, (deadline if deadline_bound else limit) - now
+                                )
+                            except StopAsyncIteration:
+                                break
+                            if chunk.finish_reason is not None:
+                                finish = chunk.finish_reason
+                            if chunk.usage is not None:
+                                usage = chunk.usage
+                            text = chunk.text
+                            if first_at is None:
+                                if chunk.model:
+                                    model = chunk.model
+                                if not text:
+                                    continue
+                                first_at = clock()
+                                yield StreamStarted(slot.name, model)
+                            elif not text:
                                 continue
-                            first_at = clock()
-                            yield StreamStarted(slot.name, model)
-                        elif not text:
-                            continue
-                        parts.append(text)
-                        yield StreamText(text)
+                            parts.append(text)
+                            yield StreamText(text)
+                    finally:
+                        timer.close()
             except TimeoutError:
                 error = ProviderError(
                     ErrorKind.TIMEOUT,
