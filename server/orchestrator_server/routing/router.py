@@ -26,6 +26,7 @@ from orchestrator_server.routing.slot import Slot
 from orchestrator_server.routing.strategies import build_strategies
 from orchestrator_server.routing.streaming import stream_events
 from orchestrator_server.routing.trail import Trail
+from orchestrator_server.routing.turns import Turns
 from orchestrator_server.routing.types import (
     ProviderSnapshot,
     RoutedCompletion,
@@ -85,36 +86,15 @@ class Router:
         started = clock()
         if deadline is None:
             deadline = started + runtime.request_timeout
-        plan = self._plan(route)
         trail = Trail()
-        for index, candidate in enumerate(plan.candidates):
-            slot = candidate.slot
-            attempted = False
-            retry = 0
-            while True:
-                if clock() >= deadline:
-                    raise trail.deadline_exceeded()
-                probe = slot.admit()
-                if probe is None:
-                    if not attempted:
-                        trail.skipped(
-                            slot.name, candidate.model_name, slot.breaker.seconds_until_probe()
-                        )
-                    # After our own failures opened the circuit, stop retrying it too.
-                    break
-                attempted = True
-                outcome = await self._call(
-                    candidate, request, started, deadline, trail, retry, probe
-                )
-                if not isinstance(outcome, ProviderError):
-                    return outcome
-                delay = runtime.retry_delay(outcome, slot, retry, deadline, plan, index)
-                if delay is None:
-                    break
-                await runtime.sleep(delay)
-                retry += 1
-            if attempted and plan.single:
-                break
+        turns = Turns(runtime, self._plan(route), trail, deadline)
+        while (turn := turns.next()) is not None:
+            outcome = await self._call(
+                turn.candidate, request, started, deadline, trail, turn.retry, turn.probe
+            )
+            if not isinstance(outcome, ProviderError):
+                return outcome
+            await turns.failed(outcome)
         raise trail.exhausted()
 
     async def _call(

@@ -21,6 +21,7 @@ from orchestrator_server.routing.runtime import (
     unexpected_failure,
 )
 from orchestrator_server.routing.trail import Trail
+from orchestrator_server.routing.turns import Turns
 from orchestrator_server.routing.types import (
     RouteOptions,
     StreamEvent,
@@ -37,138 +38,120 @@ async def stream_events(
     started = clock()
     if deadline is None:
         deadline = started + runtime.request_timeout
-    plan = runtime.plan(route)
     trail = Trail()
-    for index, candidate in enumerate(plan.candidates):
+    turns = Turns(runtime, runtime.plan(route), trail, deadline)
+    while (turn := turns.next()) is not None:
+        candidate, probe, retry = turn.candidate, turn.probe, turn.retry
         slot = candidate.slot
         spec = slot.spec
         first_token_timeout = spec.first_token_timeout or spec.timeout
-        attempted = False
-        retry = 0
-        while True:
-            start = clock()
-            if start >= deadline:
-                raise trail.deadline_exceeded()
-            probe = slot.admit()
-            if probe is None:
-                if not attempted:
-                    trail.skipped(
-                        slot.name, candidate.model_name, slot.breaker.seconds_until_probe()
-                    )
-                break
-            attempted = True
+        start = clock()
 
-            # Time to first token is one budget from the start of the call, however many
-            # empty chunks (role headers, keep-alives) arrive before the text does.
-            first_limit = start + first_token_timeout
-            model = candidate.model_name
-            finish: FinishReason | None = None
-            usage: Usage | None = None
-            parts: list[str] = []
-            first_at: float | None = None
-            deadline_bound = False
-            error: ProviderError | None = None
-            slot.stats.on_start()
-            try:
-                chunks = slot.provider.stream(
-                    request.with_model(candidate.model),
-                    timeout=min(max(first_token_timeout, spec.timeout), deadline - start),
-                )
-                async with closing(chunks):
-                    timer = ChunkTimer()
-                    try:
-                        while True:
-                            now = clock()
-                            limit = first_limit if first_at is None else now + spec.timeout
-                            deadline_bound = deadline < limit
-                            try:
-                                chunk = await timer.next(
-                                    chunks, (deadline if deadline_bound else limit) - now
-                                )
-                            except StopAsyncIteration:
-                                break
-                            if chunk.finish_reason is not None:
-                                finish = chunk.finish_reason
-                            if chunk.usage is not None:
-                                usage = chunk.usage
-                            text = chunk.text
-                            if first_at is None:
-                                if chunk.model:
-                                    model = chunk.model
-                                if not text:
-                                    continue
-                                first_at = clock()
-                                yield StreamStarted(slot.name, model)
-                            elif not text:
+        # Time to first token is one budget from the start of the call, however many
+        # empty chunks (role headers, keep-alives) arrive before the text does.
+        first_limit = start + first_token_timeout
+        model = candidate.model_name
+        finish: FinishReason | None = None
+        usage: Usage | None = None
+        parts: list[str] = []
+        first_at: float | None = None
+        deadline_bound = False
+        error: ProviderError | None = None
+        slot.stats.on_start()
+        try:
+            chunks = slot.provider.stream(
+                request.with_model(candidate.model),
+                timeout=min(max(first_token_timeout, spec.timeout), deadline - start),
+            )
+            async with closing(chunks):
+                timer = ChunkTimer()
+                try:
+                    while True:
+                        now = clock()
+                        limit = first_limit if first_at is None else now + spec.timeout
+                        deadline_bound = deadline < limit
+                        try:
+                            chunk = await timer.next(
+                                chunks, (deadline if deadline_bound else limit) - now
+                            )
+                        except StopAsyncIteration:
+                            break
+                        if chunk.finish_reason is not None:
+                            finish = chunk.finish_reason
+                        if chunk.usage is not None:
+                            usage = chunk.usage
+                        text = chunk.text
+                        if first_at is None:
+                            if chunk.model:
+                                model = chunk.model
+                            if not text:
                                 continue
-                            parts.append(text)
-                            yield StreamText(text)
-                    finally:
-                        timer.close()
-            except TimeoutError:
-                error = ProviderError(
-                    ErrorKind.TIMEOUT,
-                    f"no first token within {first_token_timeout:.3g} s"
-                    if first_at is None
-                    else f"no chunk within {spec.timeout:.3g} s",
-                )
-            except ProviderError as exc:
-                error = exc
-            except (asyncio.CancelledError, GeneratorExit):
-                # The consumer went away; `closing` has already aborted the upstream call.
-                settle_cancel(
-                    slot,
-                    trail,
-                    model,
-                    latency=clock() - start,
-                    retry=retry,
-                    probe=probe,
-                    deadline=False,
-                )
-                raise
-            except Exception as exc:
-                error = unexpected_failure(slot.name, exc)
-
-            latency = clock() - start
-            if error is None:
-                if usage is None:
-                    usage = estimate_usage(request.messages, "".join(parts))
-                cost = slot.succeeded(
-                    probe=probe,
-                    latency=latency,
-                    usage=usage,
-                    ttft=None if first_at is None else first_at - start,
-                )
-                trail.succeeded(slot.name, model, latency, retry)
-                if first_at is None:
-                    yield StreamStarted(slot.name, model)
-                yield StreamFinished(
-                    finish_reason=finish or FinishReason.UNSPECIFIED,
-                    usage=usage,
-                    cost=cost,
-                    currency=spec.price.currency,
-                    attempts=trail.frozen(),
-                    latency=clock() - started,
-                    time_to_first_token=0.0 if first_at is None else first_at - started,
-                )
-                return
-
-            settle_failure(
+                            first_at = clock()
+                            yield StreamStarted(slot.name, model)
+                        elif not text:
+                            continue
+                        parts.append(text)
+                        yield StreamText(text)
+                finally:
+                    timer.close()
+        except TimeoutError:
+            error = ProviderError(
+                ErrorKind.TIMEOUT,
+                f"no first token within {first_token_timeout:.3g} s"
+                if first_at is None
+                else f"no chunk within {spec.timeout:.3g} s",
+            )
+        except ProviderError as exc:
+            error = exc
+        except (asyncio.CancelledError, GeneratorExit):
+            # The consumer went away; `closing` has already aborted the upstream call.
+            settle_cancel(
                 slot,
                 trail,
                 model,
-                error,
-                latency=latency,
+                latency=clock() - start,
                 retry=retry,
                 probe=probe,
-                deadline_bound=deadline_bound,
-                partial=first_at is not None,
+                deadline=False,
             )
-            delay = runtime.retry_delay(error, slot, retry, deadline, plan, index)
-            if delay is None:
-                break
-            await runtime.sleep(delay)
-            retry += 1
-        if attempted and plan.single:
-            break
+            raise
+        except Exception as exc:
+            error = unexpected_failure(slot.name, exc)
+
+        latency = clock() - start
+        if error is None:
+            if usage is None:
+                usage = estimate_usage(request.messages, "".join(parts))
+            cost = slot.succeeded(
+                probe=probe,
+                latency=latency,
+                usage=usage,
+                ttft=None if first_at is None else first_at - start,
+            )
+            trail.succeeded(slot.name, model, latency, retry)
+            if first_at is None:
+                yield StreamStarted(slot.name, model)
+            yield StreamFinished(
+                finish_reason=finish or FinishReason.UNSPECIFIED,
+                usage=usage,
+                cost=cost,
+                currency=spec.price.currency,
+                attempts=trail.frozen(),
+                latency=clock() - started,
+                time_to_first_token=0.0 if first_at is None else first_at - started,
+            )
+            return
+
+        settle_failure(
+            slot,
+            trail,
+            model,
+            error,
+            latency=latency,
+            retry=retry,
+            probe=probe,
+            deadline_bound=deadline_bound,
+            partial=first_at is not None,
+        )
+        await turns.failed(error)
     raise trail.exhausted()
