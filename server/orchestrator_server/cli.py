@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -83,6 +84,8 @@ def _check_config(args: argparse.Namespace) -> int:
     for p in config.providers:
         state = "" if p.enabled else " (disabled)"
         key = f", key from ${p.api_key_env}" if p.api_key_env else ""
+        if p.api_key_env and not os.environ.get(p.api_key_env):
+            key += " (not set in this environment)"
         print(f"  provider    {p.name}: {p.kind} {p.model}{key}{state}")
     for alias, targets in config.aliases.items():
         print(f"  alias       {alias} -> {', '.join(targets)}")

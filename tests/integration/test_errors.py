@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from orchestrator.v1 import generate_pb2, metrics_pb2, validate_key_pb2
+from orchestrator.v1 import generate_pb2, metrics_pb2, retrieve_pb2, validate_key_pb2
 from orchestrator_server.api.errors import STATUS_TABLE
 from orchestrator_server.config import Config
 from tests.helpers import Running, detail, error_reason, make_config, mock_provider, running, trail
@@ -100,6 +100,14 @@ ROWS = [
         "NOT_IMPLEMENTED",
     ),
 ]
+
+
+async def test_retrieve_is_unimplemented_until_its_issue_lands() -> None:
+    async with running(make_config(mock_provider("a"))) as server:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await server.stub.Retrieve(retrieve_pb2.RetrieveRequest(collection="docs", query="q"))
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "Retrieve" in caught.value.details()
 
 
 def test_every_table_row_is_exercised() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from orchestrator.v1 import common_pb2, generate_pb2, metrics_pb2
 from tests.helpers import make_config, mock_provider, running
 
@@ -126,3 +128,18 @@ async def test_get_metrics_reports_every_provider() -> None:
     assert beta.last_error.occurred_at.seconds > 0
     assert beta.consecutive_failures == beta.requests_failed
     assert [p.name for p in only_beta.providers] == ["beta"]
+
+
+async def test_cost_follows_the_configured_price() -> None:
+    priced = mock_provider("paid", reply="one two three")
+    priced["price"] = {"prompt_per_1k": 1.0, "completion_per_1k": 2.0, "currency": "EUR"}
+    async with running(make_config(priced, mock_provider("free"))) as server:
+        paid = await server.stub.Generate(generate_pb2.GenerateRequest(prompt=PROMPT))
+        free = await server.stub.Generate(
+            generate_pb2.GenerateRequest(prompt=PROMPT, provider="free")
+        )
+        metrics = await server.stub.GetMetrics(metrics_pb2.GetMetricsRequest(providers=["paid"]))
+    assert paid.cost.currency == "EUR"
+    assert paid.cost.amount == pytest.approx((4 * 1.0 + 3 * 2.0) / 1000)
+    assert metrics.providers[0].cost.amount == pytest.approx(paid.cost.amount)
+    assert (free.cost.amount, free.cost.currency) == (0.0, "")

@@ -74,10 +74,14 @@ def test_check_config_command(tmp_path: Path) -> None:
     good.write_text(VALID)
     bad = tmp_path / "bad.yaml"
     bad.write_text(VALID + "    retries: 99\n")
+    keyed = tmp_path / "keyed.yaml"
+    keyed.write_text(VALID + "    api_key_env: ORCHESTRATOR_TEST_SURELY_UNSET\n")
     run = [sys.executable, "-m", "orchestrator_server", "check-config"]
     ok = subprocess.run([*run, str(good)], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     assert "provider    local: mock m" in ok.stdout
+    unset = subprocess.run([*run, str(keyed)], capture_output=True, text=True, check=False)
+    assert "$ORCHESTRATOR_TEST_SURELY_UNSET (not set in this environment)" in unset.stdout
     failed = subprocess.run([*run, str(bad)], capture_output=True, text=True, check=False)
     assert failed.returncode == 1
     assert "providers[0].retries" in failed.stderr

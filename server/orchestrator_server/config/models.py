@@ -71,7 +71,7 @@ class ProviderBase(Strict):
     first_token_timeout: PositiveSeconds | None = None
     retries: int = Field(1, ge=0, le=10)
     weight: float = Field(1.0, ge=0)
-    price: PriceConfig = Field(default_factory=PriceConfig)  # type: ignore[arg-type]
+    price: PriceConfig | None = Field(None, description="none: free, and no currency")
     enabled: bool = True
 
 

@@ -17,7 +17,9 @@ def spec_of(config: ProviderConfig) -> ProviderSpec:
         first_token_timeout=config.first_token_timeout,
         retries=config.retries,
         weight=config.weight,
-        price=Price(
+        price=Price()
+        if config.price is None
+        else Price(
             config.price.prompt_per_1k, config.price.completion_per_1k, config.price.currency
         ),
     )
