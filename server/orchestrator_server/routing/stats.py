@@ -234,7 +234,6 @@ class ProviderStats:
     # -- reporting ---------------------------------------------------------------------
 
     def snapshot(self, spec: ProviderSpec, circuit: CircuitState) -> ProviderSnapshot:
-        judged = self.requests_ok + self.requests_failed
         recent = sorted(self._recent)
         ttft = self._ttft
         health = self.health()
@@ -251,7 +250,7 @@ class ProviderStats:
             requests_total=self.requests_total,
             requests_ok=self.requests_ok,
             requests_failed=self.requests_failed,
-            success_rate=self.requests_ok / judged if judged else 1.0,
+            success_rate=1.0 - self.error_rate(),  # over the recent window, as health is
             average_latency=self._latency_total / self.requests_ok if self.requests_ok else None,
             rolling_latency=self.rolling_latency(),
             p50_latency=_percentile(recent, 0.50) if recent else None,
