@@ -98,3 +98,12 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{name} is required in CI but was not found")
     pytest.skip(f"{name} not installed")
+
+
+def http_provider(kind: str, name: str, base_url: str, **fields: Any) -> dict[str, Any]:
+    """A provider entry pointing at an emulator; `fields` add kind-specific keys."""
+    return {"name": name, "kind": kind, "base_url": base_url, "retries": 0, **fields}
+
+
+def stream_text(events: list[Any]) -> str:
+    return "".join(e.delta.text for e in events if e.HasField("delta"))

@@ -16,7 +16,7 @@ from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
-from orchestrator_server.providers.registry import build_providers
+from orchestrator_server.providers.registry import ProviderSetupError, build_providers
 from orchestrator_server.routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,11 @@ class App:
     ) -> None:
         self.config = config
         self.address = address or config.server.address
-        self.providers = (
-            list(providers) if providers is not None else build_providers(config.providers)
-        )
+        try:
+            built = providers if providers is not None else build_providers(config.providers)
+        except ProviderSetupError as exc:
+            raise StartupError(str(exc)) from None
+        self.providers = list(built)
         self.router = Router(self.providers, config.router, config.aliases)
         self.health = HealthService()
         self.port = 0
@@ -105,7 +107,7 @@ class App:
 
 async def serve(config: Config, *, address: str | None = None) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
-    app = App(config, address=address)
+    app = App(config, address=address)  # raises StartupError for a missing key
     await app.start()
     log.info(
         "orchestrator listening on %s (port %d); providers: %s; strategy: %s",

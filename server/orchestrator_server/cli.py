@@ -83,8 +83,9 @@ def _check_config(args: argparse.Namespace) -> int:
     print(f"  strategy    {config.router.strategy} (fallback {fallback})")
     for p in config.providers:
         state = "" if p.enabled else " (disabled)"
-        key = f", key from ${p.api_key_env}" if p.api_key_env else ""
-        if p.api_key_env and not os.environ.get(p.api_key_env):
+        env = getattr(p, "api_key_env", None)
+        key = f", key from ${env}" if env else ""
+        if env and not os.environ.get(env):
             key += " (not set in this environment)"
         print(f"  provider    {p.name}: {p.kind} {p.model}{key}{state}")
     for alias, targets in config.aliases.items():

@@ -16,13 +16,18 @@ providers:
     kind: mock
     model: m
 """
+OLLAMA = """
+providers:
+  - name: llama
+    kind: ollama
+    model: llama3.2
+"""
 
 
 def test_embedded_default_has_mock_providers() -> None:
     config = default_config()
     assert len(config.providers) >= 2
     assert {p.kind for p in config.providers} == {"mock"}
-    assert all(p.api_key_env is None for p in config.providers)
 
 
 def test_minimal_config_gets_defaults() -> None:
@@ -39,7 +44,7 @@ def test_minimal_config_gets_defaults() -> None:
         (VALID + "    timeout: -1\n", "providers[0].timeout: Input should be greater than 0"),
         (VALID + "    api_key: sk-123\n", "providers[0].api_key: Extra inputs are not permitted"),
         (
-            VALID + "    api_key_env: not-an-env-name\n",
+            OLLAMA + "    api_key_env: not-an-env-name\n",
             "providers[0].api_key_env: String should match",
         ),
         (VALID + "    mock: {mode: sideways}\n", "providers[0].mock.mode: Input should be"),
@@ -75,7 +80,7 @@ def test_check_config_command(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(VALID + "    retries: 99\n")
     keyed = tmp_path / "keyed.yaml"
-    keyed.write_text(VALID + "    api_key_env: ORCHESTRATOR_TEST_SURELY_UNSET\n")
+    keyed.write_text(OLLAMA + "    api_key_env: ORCHESTRATOR_TEST_SURELY_UNSET\n")
     run = [sys.executable, "-m", "orchestrator_server", "check-config"]
     ok = subprocess.run([*run, str(good)], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr

@@ -1,5 +1,6 @@
 """The YAML configuration, validated by pydantic. Secrets are named by environment variable."""
 
+from orchestrator_server.config.base import PriceConfig
 from orchestrator_server.config.loader import ConfigError, default_config, load_config, parse_config
 from orchestrator_server.config.models import (
     CircuitBreakerConfig,
@@ -7,15 +8,16 @@ from orchestrator_server.config.models import (
     HealthConfig,
     LimitsConfig,
     LoggingConfig,
-    MockMode,
-    MockOptions,
-    MockProviderConfig,
-    PriceConfig,
-    ProviderConfig,
     RetryConfig,
     RouterConfig,
     ServerConfig,
     StrategyName,
+)
+from orchestrator_server.config.providers import (
+    MockMode,
+    MockOptions,
+    MockProviderConfig,
+    ProviderConfig,
 )
 
 __all__ = [

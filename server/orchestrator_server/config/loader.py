@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from orchestrator_server.config.models import Config
+from orchestrator_server.config.providers import PROVIDER_KINDS
 
 
 class ConfigError(Exception):
@@ -22,7 +23,9 @@ class ConfigError(Exception):
 
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and part in PROVIDER_KINDS and i and isinstance(loc[i - 1], int):
+            continue  # pydantic's tag for the union member, not a key of the file
         if isinstance(part, int):
             out += f"[{part}]"
         else:

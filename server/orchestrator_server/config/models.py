@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import enum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-PositiveSeconds = Annotated[float, Field(gt=0)]
-NonNegativeSeconds = Annotated[float, Field(ge=0)]
-ProviderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
-EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds, Strict
+from orchestrator_server.config.providers import ProviderConfig
 
 StrategyName = Literal[
     "round-robin",
@@ -21,67 +18,6 @@ StrategyName = Literal[
     "lowest-latency",
     "cheapest",
 ]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PriceConfig(Strict):
-    """Price per 1,000 tokens, used for cost and the `cheapest` strategy."""
-
-    prompt_per_1k: float = Field(0.0, ge=0)
-    completion_per_1k: float = Field(0.0, ge=0)
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-
-
-class MockMode(enum.StrEnum):
-    NORMAL = "normal"
-    TIMEOUT = "timeout"  # never answers; the router's timeout ends the attempt
-    UNHEALTHY = "unhealthy"  # fails as an unavailable upstream (5xx)
-    RATELIMIT = "ratelimit"  # fails as rate-limited, with retry_after
-    AUTH_ERROR = "auth-error"  # fails as a rejected key (401)
-    INVALID_REQUEST = "invalid-request"  # rejects every request as invalid (400)
-    FAIL_AFTER_N_CHUNKS = "fail-after-n-chunks"  # streams N chunks, then the connection breaks
-
-
-class MockOptions(Strict):
-    mode: MockMode = MockMode.NORMAL
-    latency_ms: float = Field(0.0, ge=0, description="delay before the answer or first chunk")
-    chunk_delay_ms: float = Field(0.0, ge=0, description="delay between stream chunks")
-    words_per_chunk: int = Field(1, ge=1, le=1000)
-    reply: str | None = Field(
-        None, description="fixed reply text; {prompt} is replaced by the last user message"
-    )
-    retry_after_s: float = Field(1.0, ge=0, description="Retry-After sent in ratelimit mode")
-    fail_after_chunks: int = Field(1, ge=0, description="chunks sent before a stream breaks")
-    error_rate: float = Field(0.0, ge=0, le=1, description="share of calls failing as unavailable")
-    seed: int | None = Field(None, description="seed for error_rate, for reproducible runs")
-
-
-class ProviderBase(Strict):
-    name: ProviderName
-    model: str = Field(min_length=1)
-    models: list[str] = Field(default_factory=list, description="further models it serves")
-    base_url: str | None = None
-    api_key_env: EnvVarName | None = Field(
-        None, description="name of the environment variable holding the key (never the key)"
-    )
-    timeout: PositiveSeconds = 30.0
-    first_token_timeout: PositiveSeconds | None = None
-    retries: int = Field(1, ge=0, le=10)
-    weight: float = Field(1.0, ge=0)
-    price: PriceConfig | None = Field(None, description="none: free, and no currency")
-    enabled: bool = True
-
-
-class MockProviderConfig(ProviderBase):
-    kind: Literal["mock"]
-    mock: MockOptions = Field(default_factory=MockOptions)  # type: ignore[arg-type]
-
-
-# Grows into a discriminated union on `kind` as adapters are added.
-ProviderConfig = MockProviderConfig
 
 
 class RetryConfig(Strict):

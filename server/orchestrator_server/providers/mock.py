@@ -10,7 +10,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 
-from orchestrator_server.config.models import MockMode, MockOptions
+from orchestrator_server.config.providers import MockMode, MockOptions
 from orchestrator_server.domain.chat import (
     ChatRequest,
     Completion,

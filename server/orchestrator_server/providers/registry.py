@@ -1,10 +1,23 @@
-"""Builds Provider objects from configuration: one factory per `kind`."""
+"""Builds Provider objects from configuration: one factory per `kind`, keys from the
+environment."""
 
 from __future__ import annotations
 
-from orchestrator_server.config.models import MockProviderConfig, ProviderConfig
+import importlib
+import os
+from typing import cast
+
+from orchestrator_server.config.providers import (
+    HttpProviderBase,
+    MockProviderConfig,
+    ProviderConfig,
+)
 from orchestrator_server.providers.base import Price, Provider, ProviderSpec
 from orchestrator_server.providers.mock import MockProvider
+
+
+class ProviderSetupError(Exception):
+    """A provider that cannot be built from its (valid) configuration, e.g. a missing key."""
 
 
 def spec_of(config: ProviderConfig) -> ProviderSpec:
@@ -25,11 +38,44 @@ def spec_of(config: ProviderConfig) -> ProviderSpec:
     )
 
 
-def build_provider(config: ProviderConfig) -> Provider:
+def api_key(config: HttpProviderBase, where: str) -> str | None:
+    """The key named by `api_key_env`, read now; a named but unset variable is an error."""
+    if config.api_key_env is None:
+        return None
+    value = os.environ.get(config.api_key_env, "")
+    if not value:
+        raise ProviderSetupError(
+            f"{where}.api_key_env: environment variable {config.api_key_env} is not set"
+        )
+    return value
+
+
+# kind -> (module under orchestrator_server.providers, class). Each class is built as
+# Class(spec, config, api_key); modules are imported on use, so a deployment loads only the
+# adapters it configures.
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "openai": ("openai", "OpenAIProvider"),
+    "azure-openai": ("openai", "OpenAIProvider"),
+    "gigachat": ("gigachat", "GigaChatProvider"),
+    "yandexgpt": ("yandexgpt", "YandexGptProvider"),
+    "ollama": ("ollama", "OllamaProvider"),
+    "anthropic": ("anthropic", "AnthropicProvider"),
+    "gemini": ("gemini", "GeminiProvider"),
+}
+
+
+def build_provider(config: ProviderConfig, where: str = "provider") -> Provider:
+    spec = spec_of(config)
     if isinstance(config, MockProviderConfig):
-        return MockProvider(spec_of(config), config.mock)
-    raise ValueError(f"provider {config.name!r}: kind {config.kind!r} has no adapter")
+        return MockProvider(spec, config.mock)
+    module_name, class_name = ADAPTERS[config.kind]
+    try:
+        module = importlib.import_module(f"orchestrator_server.providers.{module_name}")
+    except ModuleNotFoundError:
+        raise ProviderSetupError(f"{where}.kind: no adapter for {config.kind!r}") from None
+    factory = getattr(module, class_name)
+    return cast(Provider, factory(spec, config, api_key(config, where)))
 
 
 def build_providers(configs: list[ProviderConfig]) -> list[Provider]:
-    return [build_provider(c) for c in configs if c.enabled]
+    return [build_provider(c, f"providers[{i}]") for i, c in enumerate(configs) if c.enabled]

@@ -15,8 +15,8 @@ from orchestrator_server.domain.errors import (
     ProviderRejectedRequest,
     StreamInterrupted,
 )
+from orchestrator_server.domain.redact import redact
 from orchestrator_server.routing.candidates import Candidate
-from orchestrator_server.routing.redact import redact
 from orchestrator_server.routing.retry import RetryPolicy
 from orchestrator_server.routing.slot import Slot
 from orchestrator_server.routing.trail import Trail

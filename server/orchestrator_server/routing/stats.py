@@ -16,8 +16,8 @@ from collections.abc import Callable
 from orchestrator_server.config.models import HealthConfig
 from orchestrator_server.domain.chat import Usage
 from orchestrator_server.domain.errors import ERROR_POLICY, ErrorKind
+from orchestrator_server.domain.redact import redact
 from orchestrator_server.providers.base import ProviderSpec
-from orchestrator_server.routing.redact import redact
 from orchestrator_server.routing.types import (
     CircuitState,
     HealthClass,

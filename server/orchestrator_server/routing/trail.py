@@ -10,7 +10,7 @@ from orchestrator_server.domain.errors import (
     ErrorKind,
     ProviderError,
 )
-from orchestrator_server.routing.redact import redact
+from orchestrator_server.domain.redact import redact
 
 CIRCUIT_OPEN = "circuit_open"
 _LIMITED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.QUOTA})

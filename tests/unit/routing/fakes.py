@@ -9,7 +9,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from orchestrator_server.config.models import MockOptions, RouterConfig
+from orchestrator_server.config.models import RouterConfig
+from orchestrator_server.config.providers import MockOptions
 from orchestrator_server.domain.chat import (
     ChatMessage,
     ChatRequest,

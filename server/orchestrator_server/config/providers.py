@@ -1,0 +1,171 @@
+"""One configuration model per provider kind, told apart by `kind`.
+
+Keys are never written here: `api_key_env` names the environment variable that holds one.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from orchestrator_server.config.base import (
+    EnvVarName,
+    PositiveSeconds,
+    PriceConfig,
+    ProviderName,
+    Strict,
+)
+
+
+class ProviderBase(Strict):
+    name: ProviderName
+    model: str = Field(min_length=1)
+    models: list[str] = Field(default_factory=list, description="further models it serves")
+    timeout: PositiveSeconds = 30.0
+    first_token_timeout: PositiveSeconds | None = None
+    retries: int = Field(1, ge=0, le=10)
+    weight: float = Field(1.0, ge=0)
+    price: PriceConfig | None = Field(None, description="none: free, and no currency")
+    enabled: bool = True
+
+
+class MockMode(enum.StrEnum):
+    NORMAL = "normal"
+    TIMEOUT = "timeout"  # never answers; the router's timeout ends the attempt
+    UNHEALTHY = "unhealthy"  # fails as an unavailable upstream (5xx)
+    RATELIMIT = "ratelimit"  # fails as rate-limited, with retry_after
+    AUTH_ERROR = "auth-error"  # fails as a rejected key (401)
+    INVALID_REQUEST = "invalid-request"  # rejects every request as invalid (400)
+    FAIL_AFTER_N_CHUNKS = "fail-after-n-chunks"  # streams N chunks, then the connection breaks
+
+
+class MockOptions(Strict):
+    mode: MockMode = MockMode.NORMAL
+    latency_ms: float = Field(0.0, ge=0, description="delay before the answer or first chunk")
+    chunk_delay_ms: float = Field(0.0, ge=0, description="delay between stream chunks")
+    words_per_chunk: int = Field(1, ge=1, le=1000)
+    reply: str | None = Field(
+        None, description="fixed reply text; {prompt} is replaced by the last user message"
+    )
+    retry_after_s: float = Field(1.0, ge=0, description="Retry-After sent in ratelimit mode")
+    fail_after_chunks: int = Field(1, ge=0, description="chunks sent before a stream breaks")
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of calls failing as unavailable")
+    seed: int | None = Field(None, description="seed for error_rate, for reproducible runs")
+
+
+class MockProviderConfig(ProviderBase):
+    kind: Literal["mock"]
+    mock: MockOptions = Field(default_factory=MockOptions)  # type: ignore[arg-type]
+
+
+class HttpProviderBase(ProviderBase):
+    """What every provider reached over HTTP shares."""
+
+    base_url: str | None = Field(None, description="default: the provider's public endpoint")
+    api_key_env: EnvVarName | None = Field(
+        None, description="name of the environment variable holding the key (never the key)"
+    )
+    verify_ssl: bool = Field(True, description="false only for development; logged loudly")
+    ca_bundle: Path | None = Field(None, description="extra PEM CA certificates to trust")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra, non-secret headers")
+    max_connections: int = Field(100, ge=1, description="pooled connections to this provider")
+
+
+class GigaChatScope(enum.StrEnum):
+    PERS = "GIGACHAT_API_PERS"
+    B2B = "GIGACHAT_API_B2B"
+    CORP = "GIGACHAT_API_CORP"
+
+
+class GigaChatProviderConfig(HttpProviderBase):
+    kind: Literal["gigachat"]
+    api_key_env: EnvVarName = Field(description="variable holding the Basic authorization key")
+    scope: GigaChatScope = GigaChatScope.PERS
+    auth_url: str = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
+    token_refresh_margin: PositiveSeconds = Field(
+        60.0, description="refresh the access token this long before it expires"
+    )
+
+
+class YandexCredential(enum.StrEnum):
+    API_KEY = "api-key"  # Authorization: Api-Key <key>
+    IAM_TOKEN = "iam-token"  # Authorization: Bearer <IAM token>
+
+
+class YandexGptProviderConfig(HttpProviderBase):
+    kind: Literal["yandexgpt"]
+    api_key_env: EnvVarName
+    credential: YandexCredential = YandexCredential.API_KEY
+    folder_id: str = Field(min_length=1, description="builds gpt://<folder>/<model>/<branch>")
+    send_folder_header: bool = Field(
+        False, description="send x-folder-id (user IAM tokens; not for service accounts)"
+    )
+    branch: str = Field("latest", description="model branch: latest, rc or deprecated")
+
+
+class OllamaProviderConfig(HttpProviderBase):
+    kind: Literal["ollama"]
+    keep_alive: str | None = Field(None, description='how long Ollama keeps the model, e.g. "5m"')
+
+
+class OpenAIProviderConfig(HttpProviderBase):
+    """OpenAI and every endpoint that speaks its /v1/chat/completions: OpenRouter, vLLM,
+    LiteLLM, xAI, Yandex's /v1, Ollama's /v1."""
+
+    kind: Literal["openai"]
+    organization: str | None = None
+    project: str | None = None
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="OpenAI's o-series need max_completion_tokens"
+    )
+    include_usage: bool = Field(True, description="ask for usage in streams (stream_options)")
+
+
+class AzureOpenAIProviderConfig(HttpProviderBase):
+    """Azure OpenAI: the OpenAI adapter with the deployment URL shape and an api-key header."""
+
+    kind: Literal["azure-openai"]
+    base_url: str = Field(description="https://<resource>.openai.azure.com")
+    api_key_env: EnvVarName
+    api_version: str = Field(min_length=1, description="e.g. 2024-10-21")
+    deployment: str | None = Field(None, description="default: the model name")
+    include_usage: bool = True
+
+
+class AnthropicProviderConfig(HttpProviderBase):
+    kind: Literal["anthropic"]
+    api_key_env: EnvVarName
+    anthropic_version: str = "2023-06-01"
+    default_max_tokens: int = Field(1024, ge=1, description="Anthropic requires max_tokens")
+
+
+class GeminiProviderConfig(HttpProviderBase):
+    kind: Literal["gemini"]
+    api_key_env: EnvVarName
+    api_version: str = "v1beta"
+
+
+ProviderConfig = Annotated[
+    MockProviderConfig
+    | GigaChatProviderConfig
+    | YandexGptProviderConfig
+    | OllamaProviderConfig
+    | OpenAIProviderConfig
+    | AzureOpenAIProviderConfig
+    | AnthropicProviderConfig
+    | GeminiProviderConfig,
+    Field(discriminator="kind"),
+]
+PROVIDER_KINDS = (
+    "mock",
+    "gigachat",
+    "yandexgpt",
+    "ollama",
+    "openai",
+    "azure-openai",
+    "anthropic",
+    "gemini",
+)

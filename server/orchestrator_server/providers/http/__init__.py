@@ -1,0 +1,1 @@
+"""What every HTTP provider shares: a pooled session, stream readers, error classification."""

@@ -1,0 +1,180 @@
+"""One pooled aiohttp session per provider, and the transport-level error table.
+
+Transport failures (connection refused, reset, TLS, timeouts) become ProviderError here;
+HTTP statuses are left to each adapter's own table, because their meaning differs by
+provider (a 429 may be a quota, a 400 may be a bad key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+
+log = logging.getLogger(__name__)
+
+# Streams may carry long lines (a large JSON chunk on one `data:` line).
+_READ_BUFSIZE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    verify: bool = True
+    ca_bundle: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; None when empty. Raises MALFORMED_RESPONSE when unparsable."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise ProviderError(
+                ErrorKind.MALFORMED_RESPONSE, f"upstream answered {self.status} with invalid JSON"
+            ) from None
+
+
+def ssl_context(tls: TlsOptions, provider: str) -> ssl.SSLContext | bool:
+    if not tls.verify:
+        log.warning(
+            "provider %s: TLS certificate verification is OFF (verify_ssl: false); "
+            "anyone on the network path can read its traffic and keys",
+            provider,
+        )
+        return False
+    context = ssl.create_default_context()
+    if tls.ca_bundle is not None:
+        context.load_verify_locations(cafile=str(tls.ca_bundle))
+    return context
+
+
+class HttpClient:
+    """A provider's connection pool. Created lazily inside the running loop; closed once."""
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        tls: TlsOptions = TlsOptions(),
+        max_connections: int = 100,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._provider = provider
+        self._ssl = ssl_context(tls, provider)
+        self._max_connections = max_connections
+        self._headers = dict(headers or {})
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, ssl=self._ssl, enable_cleanup_closed=True
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                read_bufsize=_READ_BUFSIZE,
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float,
+        json_body: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> HttpReply:
+        """A whole request and its whole body, within `timeout` seconds."""
+        try:
+            async with self.session.request(
+                method,
+                url,
+                json=json_body,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                body = await response.read()
+                return HttpReply(response.status, response.headers, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc) from None
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An open response whose body the caller reads. Leaving the block (normally, by an
+        error or by cancellation) releases the connection; an unfinished body is dropped
+        with it, which closes the upstream request."""
+        try:
+            response = await self.session.request(
+                method,
+                url,
+                json=json_body,
+                headers=headers,
+                params=params,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc) from None
+        try:
+            yield response
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            response.close()
+            raise transport_error(exc) from None
+        except BaseException:
+            response.close()  # abandoned mid-body: close the connection, do not reuse it
+            raise
+        else:
+            response.release()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def transport_error(exc: BaseException) -> ProviderError:
+    """The error table for failures below HTTP. Messages name the class, never the URL
+    (it may carry a key in its query)."""
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return ProviderError(ErrorKind.TIMEOUT, "upstream did not answer in time")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return ProviderError(
+            ErrorKind.UNAVAILABLE, "TLS verification of the upstream failed (see ca_bundle)"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ProviderError(ErrorKind.UNAVAILABLE, "cannot connect to the upstream")
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return ProviderError(ErrorKind.UNAVAILABLE, "upstream closed the connection mid-reply")
+    return ProviderError(ErrorKind.UNAVAILABLE, f"upstream transport error ({type(exc).__name__})")

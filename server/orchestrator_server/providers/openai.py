@@ -1,0 +1,187 @@
+"""OpenAI-compatible chat completions (OpenAI, OpenRouter, vLLM, LiteLLM, xAI, Yandex /v1,
+Ollama /v1) and Azure OpenAI, which differs only in URL shape and key header."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from orchestrator_server.config.providers import AzureOpenAIProviderConfig, OpenAIProviderConfig
+from orchestrator_server.domain.chat import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    StreamChunk,
+    Usage,
+    estimate_usage,
+)
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.base import ProviderSpec
+from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.errors import (
+    error_body,
+    http_error,
+    kind_for_status,
+    message_of,
+    retry_after,
+)
+from orchestrator_server.providers.http.streams import read_sse, sse_json
+
+FINISH_REASONS = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+    "tool_calls": FinishReason.TOOL_CALL,
+    "function_call": FinishReason.TOOL_CALL,
+}
+# 429 means "slow down" unless the body says the account is out of credit.
+QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+
+
+class OpenAIProvider(HttpAdapter):
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        config: OpenAIProviderConfig | AzureOpenAIProviderConfig,
+        api_key: str | None,
+    ) -> None:
+        super().__init__(spec, config, default_base_url="https://api.openai.com/v1")
+        self._include_usage = config.include_usage
+        headers: dict[str, str] = {}
+        if isinstance(config, AzureOpenAIProviderConfig):
+            deployment = config.deployment or spec.model
+            self._chat_url = f"{self.base_url}/openai/deployments/{deployment}/chat/completions"
+            self._models_url = f"{self.base_url}/openai/models"
+            self._params: dict[str, str] = {"api-version": config.api_version}
+            self._max_tokens_field = "max_tokens"
+            if api_key:
+                headers["api-key"] = api_key
+        else:
+            self._chat_url = f"{self.base_url}/chat/completions"
+            self._models_url = f"{self.base_url}/models"
+            self._params = {}
+            self._max_tokens_field = config.max_tokens_field
+            if api_key:
+                headers["Authorization"] = f"Bearer {api_key}"
+            if config.organization:
+                headers["OpenAI-Organization"] = config.organization
+            if config.project:
+                headers["OpenAI-Project"] = config.project
+        self._headers = headers
+
+    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model or self.spec.model,
+            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+        }
+        params = request.params
+        if params.temperature is not None:
+            body["temperature"] = params.temperature
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if params.max_tokens is not None:
+            body[self._max_tokens_field] = params.max_tokens
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.seed is not None:
+            body["seed"] = params.seed
+        # repetition_penalty has no OpenAI equivalent (frequency_penalty differs in scale).
+        if stream:
+            body["stream"] = True
+            if self._include_usage:
+                body["stream_options"] = {"include_usage": True}
+        return body
+
+    async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
+        reply = await self.client.request(
+            "POST",
+            self._chat_url,
+            json_body=self.body(request, stream=False),
+            headers=self._headers,
+            params=self._params,
+            timeout=timeout,
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        data = reply.json()
+        try:
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+            finish = FINISH_REASONS.get(choice.get("finish_reason") or "", FinishReason.OTHER)
+            model = str(data.get("model") or request.model or self.spec.model)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError(
+                ErrorKind.MALFORMED_RESPONSE, "upstream reply has no choices[0].message"
+            ) from None
+        usage = _usage(data.get("usage")) or estimate_usage(request.messages, text)
+        return Completion(text=text, model=model, usage=usage, finish_reason=finish)
+
+    async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
+        async with self.client.stream(
+            "POST",
+            self._chat_url,
+            json_body=self.body(request, stream=True),
+            headers=self._headers,
+            params=self._params,
+            timeout=timeout,
+        ) as response:
+            if response.status != 200:
+                raise self.error(
+                    response.status, response.headers, error_body(await response.read())
+                )
+            async for event in read_sse(response.content):
+                if event.data.strip() == "[DONE]":
+                    return
+                chunk = sse_json(event)
+                if not isinstance(chunk, dict):
+                    continue
+                if "error" in chunk:
+                    raise self.error(None, {}, chunk)
+                yield _chunk(chunk)
+
+    async def check_health(self) -> None:
+        reply = await self.client.request(
+            "GET", self._models_url, headers=self._headers, params=self._params, timeout=10.0
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+
+    @staticmethod
+    def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:
+        """The OpenAI error table: statuses as usual, but a 429 out of credit is a quota."""
+        kind = ErrorKind.UNAVAILABLE if status is None else kind_for_status(status)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            code = error.get("code") or error.get("type")
+            if code in QUOTA_CODES:
+                kind = ErrorKind.QUOTA
+            elif status is None and code in ("rate_limit_exceeded", "rate_limit_error"):
+                kind = ErrorKind.RATE_LIMITED
+        return http_error(kind, status, message_of(body), retry_after_s=retry_after(headers))
+
+
+def _chunk(data: dict[str, Any]) -> StreamChunk:
+    choices = data.get("choices") or []
+    text = ""
+    finish = None
+    if choices and isinstance(choices[0], dict):
+        delta = choices[0].get("delta") or {}
+        text = delta.get("content") or ""
+        reason = choices[0].get("finish_reason")
+        if reason:
+            finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
+    return StreamChunk(
+        text=text, finish_reason=finish, usage=_usage(data.get("usage")), model=data.get("model")
+    )
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+        total = int(raw.get("total_tokens") or prompt + completion)
+    except (TypeError, ValueError):
+        return None
+    return Usage(prompt, completion, total)

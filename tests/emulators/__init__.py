@@ -1,0 +1,1 @@
+"""aiohttp servers that speak each provider's wire format, for tests without the internet."""
