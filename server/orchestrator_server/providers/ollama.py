@@ -1,0 +1,209 @@
+"""Ollama's native chat API (`/api/chat`), per the wire-format reference §3.
+
+Ollama's OpenAI-compatible `/v1` is served by the openai kind; this adapter speaks the
+native API, whose streams are NDJSON ending with a `"done": true` line rather than SSE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Any
+
+from orchestrator_server.config.providers import OllamaProviderConfig
+from orchestrator_server.domain.chat import (
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    FinishReason,
+    StreamChunk,
+    Usage,
+    estimate_tokens,
+    estimate_usage,
+)
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.base import ProviderSpec
+from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.errors import (
+    error_body,
+    http_error,
+    kind_for_status,
+    message_of,
+    retry_after,
+)
+from orchestrator_server.providers.http.streams import read_ndjson
+
+# "load" and "unload" only answer empty-prompt calls, which the gateway never makes.
+FINISH_REASONS = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
+# Current servers say "model 'x' not found", older ones "model "x" not found, try pulling it
+# first"; some of those answered 400, so the message decides, not only the status.
+MODEL_NOT_FOUND = re.compile(r"\bmodel\b.*\bnot found\b", re.IGNORECASE)
+HEALTH_TIMEOUT = 10.0
+
+
+class OllamaProvider(HttpAdapter):
+    def __init__(
+        self, spec: ProviderSpec, config: OllamaProviderConfig, api_key: str | None
+    ) -> None:
+        super().__init__(spec, config, default_base_url="http://localhost:11434")
+        self._chat_url = f"{self.base_url}/api/chat"
+        self._tags_url = f"{self.base_url}/api/tags"
+        self._keep_alive = config.keep_alive
+        # A local Ollama has no auth; a key means an authenticating proxy in front of it.
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model or self.spec.model,
+            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+            # Always explicit: Ollama streams unless told otherwise.
+            "stream": stream,
+        }
+        options = _options(request)
+        if options:
+            body["options"] = options
+        if self._keep_alive is not None:
+            body["keep_alive"] = self._keep_alive
+        return body
+
+    async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
+        reply = await self.client.request(
+            "POST",
+            self._chat_url,
+            json_body=self.body(request, stream=False),
+            headers=self._headers,
+            timeout=timeout,
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        data = reply.json()
+        if isinstance(data, dict) and "error" in data:
+            raise self.error(None, {}, data)
+        message = data.get("message") if isinstance(data, dict) else None
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(data, dict) or not isinstance(text, str):
+            raise ProviderError(
+                ErrorKind.MALFORMED_RESPONSE, "upstream reply has no message.content"
+            )
+        return Completion(
+            text=text,
+            model=str(data.get("model") or request.model or self.spec.model),
+            usage=usage_of(data, request.messages, text),
+            finish_reason=finish_of(data),
+        )
+
+    async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
+        async with self.client.stream(
+            "POST",
+            self._chat_url,
+            json_body=self.body(request, stream=True),
+            headers=self._headers,
+            timeout=timeout,
+        ) as response:
+            if response.status != 200:
+                raise self.error(
+                    response.status, response.headers, error_body(await response.read())
+                )
+            async for chunk in parse_stream(response.content, request.messages):
+                yield chunk
+
+    async def check_health(self) -> None:
+        # Listing local models is free; a completion would load a model into memory.
+        reply = await self.client.request(
+            "GET", self._tags_url, headers=self._headers, timeout=HEALTH_TIMEOUT
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+
+    @staticmethod
+    def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:
+        """Ollama's error table: the usual statuses, plus a missing model recognised by its
+        message. An error line inside a 200 stream (status None) is the server failing
+        mid-generation."""
+        message = message_of(body)
+        if status is None:
+            kind = ErrorKind.UNAVAILABLE
+        elif status in (400, 404) and MODEL_NOT_FOUND.search(message):
+            kind = ErrorKind.NOT_FOUND
+        else:
+            kind = kind_for_status(status)
+        # Ollama itself sends no Retry-After, but a proxy in front of it may.
+        return http_error(kind, status, message, retry_after_s=retry_after(headers))
+
+
+async def parse_stream(
+    body: AsyncIterable[bytes], messages: tuple[ChatMessage, ...]
+) -> AsyncIterator[StreamChunk]:
+    """Chunks of an NDJSON chat stream. Only a `"done": true` line ends it cleanly: a body
+    that stops before one is a broken stream, even when the connection closed politely."""
+    parts: list[str] = []
+    async for line in read_ndjson(body):
+        if not isinstance(line, dict):
+            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "upstream sent a non-object line")
+        if "error" in line:
+            raise OllamaProvider.error(None, {}, line)
+        message = line.get("message")
+        text = message.get("content") if isinstance(message, dict) else None
+        text = text if isinstance(text, str) else ""
+        parts.append(text)
+        model = line.get("model")
+        model = model if isinstance(model, str) and model else None
+        if line.get("done") is True:
+            yield StreamChunk(
+                text=text,
+                finish_reason=finish_of(line),
+                usage=usage_of(line, messages, "".join(parts)),
+                model=model,
+            )
+            return
+        yield StreamChunk(text=text, model=model)
+    raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended early (no done line)")
+
+
+def _options(request: ChatRequest) -> dict[str, Any]:
+    params = request.params
+    options: dict[str, Any] = {}
+    if params.temperature is not None:
+        options["temperature"] = params.temperature
+    if params.top_p is not None:
+        options["top_p"] = params.top_p
+    if params.max_tokens is not None:
+        options["num_predict"] = params.max_tokens
+    if params.stop:
+        options["stop"] = list(params.stop)
+    if params.seed is not None:
+        options["seed"] = params.seed
+    if params.repetition_penalty is not None:
+        options["repeat_penalty"] = params.repetition_penalty
+    return options
+
+
+def finish_of(data: Mapping[str, Any]) -> FinishReason:
+    reason = data.get("done_reason")
+    if not reason:
+        # Servers before done_reason existed said only "done"; why is unknown.
+        return FinishReason.UNSPECIFIED
+    return FINISH_REASONS.get(str(reason), FinishReason.OTHER)
+
+
+def usage_of(data: Mapping[str, Any], messages: tuple[ChatMessage, ...], completion: str) -> Usage:
+    """Usage from the counts, estimating whichever is absent (and then marking it so). The
+    counts are `omitempty` on the server, and servers before mid-2024 dropped
+    `prompt_eval_count` for a cached prompt (ollama/ollama#2068), so one may be missing."""
+    prompt = _count(data.get("prompt_eval_count"))
+    output = _count(data.get("eval_count"))
+    if prompt is not None and output is not None:
+        return Usage.of(prompt, output)
+    estimate = estimate_usage(messages, completion)
+    return Usage.of(
+        estimate.prompt_tokens if prompt is None else prompt,
+        estimate_tokens(completion) if output is None else output,
+        estimated=True,
+    )
+
+
+def _count(value: Any) -> int | None:
+    # bool is an int subclass; `true` is not a token count.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None

@@ -1,0 +1,161 @@
+"""Ollama's native API (`/api/chat`, `/api/tags`), per the wire-format reference §3."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from tests.emulators.base import Behaviour, Emulator
+
+CREATED_AT = "2024-08-04T08:52:19.385406455-07:00"
+# Bodies as Ollama sends them ({"error": "<message>"}); 404 is filled in per model.
+ERRORS: dict[int, str] = {
+    400: "invalid options: num_predict",
+    401: "unauthorized",
+    403: "access to cloud models is disabled",
+    429: "too many requests",
+    500: "the model failed to generate a response",
+    502: "an error was encountered while running the model: connection refused",
+    503: "server busy, please try again.  maximum pending requests exceeded",
+}
+STREAM_ERROR = "an error was encountered while running the model: unexpected EOF"
+# Metrics are nanoseconds; their values matter to nobody here.
+METRICS = {
+    "total_duration": 5_043_500_667,
+    "load_duration": 5_025_959,
+    "prompt_eval_duration": 325_953_000,
+    "eval_duration": 4_709_213_000,
+}
+PROMPT_EVAL_COUNT = 26
+
+
+class OllamaEmulator(Emulator):
+    """Besides the common Behaviour: `done_reason` names how replies finish, `send_done`
+    False ends streams without their `"done": true` line, and `require_key` makes it answer
+    401 like an authenticating proxy unless `Authorization: Bearer <key>` is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done_reason = "stop"
+        self.send_done = True
+        self.require_key: str | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/api/chat", self.chat), web.get("/api/tags", self.tags)]
+
+    def _refused(self, request: web.Request, behaviour: Behaviour) -> web.Response | None:
+        if behaviour.mode == "error":
+            return self.error_response(behaviour, {"error": ERRORS.get(behaviour.status, "")})
+        expected = f"Bearer {self.require_key}"
+        if self.require_key is not None and request.headers.get("Authorization") != expected:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return None
+
+    async def tags(self, request: web.Request) -> web.Response:
+        behaviour = await self.record(request)
+        refused = self._refused(request, behaviour)
+        if refused is not None:
+            return refused
+        return web.json_response(
+            {
+                "models": [
+                    {
+                        "name": "llama3.2:latest",
+                        "model": "llama3.2:latest",
+                        "modified_at": "2024-09-25T13:04:29.212542006-07:00",
+                        "size": 2019393189,
+                        "digest": "a80c4f17" * 8,
+                        "details": {
+                            "parent_model": "",
+                            "format": "gguf",
+                            "family": "llama",
+                            "families": ["llama"],
+                            "parameter_size": "3.2B",
+                            "quantization_level": "Q4_K_M",
+                        },
+                    }
+                ]
+            }
+        )
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        behaviour = await self.record(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "invalid JSON"}, status=400)
+        model = str(body.get("model") or "")
+        if behaviour.mode == "error" and behaviour.status == 404:
+            return self.error_response(behaviour, {"error": f"model '{model}' not found"})
+        refused = self._refused(request, behaviour)
+        if refused is not None:
+            return refused
+        # Ollama streams unless the request says "stream": false.
+        streaming = body.get("stream", True)
+        if behaviour.mode == "malformed":
+            if streaming:
+                return web.Response(
+                    text='{"model": "' + model + '", "message": {\n',
+                    content_type="application/x-ndjson",
+                )
+            return web.Response(
+                text='{"model": "' + model + '", "message": {', content_type="application/json"
+            )
+        if streaming:
+            return await self.stream(
+                request,
+                behaviour,
+                self._lines(behaviour, model),
+                content_type="application/x-ndjson",
+                error_frame=_line({"error": STREAM_ERROR}),
+            )
+        return web.json_response(
+            {
+                "model": model,
+                "created_at": CREATED_AT,
+                "message": {"role": "assistant", "content": behaviour.text},
+                **self._final(behaviour),
+            }
+        )
+
+    def _final(self, behaviour: Behaviour) -> dict[str, Any]:
+        final: dict[str, Any] = {"done_reason": self.done_reason, "done": True, **METRICS}
+        if behaviour.usage:
+            final["prompt_eval_count"] = PROMPT_EVAL_COUNT
+            final["eval_count"] = eval_count(behaviour.text)
+        return final
+
+    def _lines(self, behaviour: Behaviour, model: str) -> list[bytes]:
+        lines = [
+            _line(
+                {
+                    "model": model,
+                    "created_at": CREATED_AT,
+                    "message": {"role": "assistant", "content": piece},
+                    "done": False,
+                }
+            )
+            for piece in behaviour.chunks()
+        ]
+        if self.send_done:
+            lines.append(
+                _line(
+                    {
+                        "model": model,
+                        "created_at": CREATED_AT,
+                        "message": {"role": "assistant", "content": ""},
+                        **self._final(behaviour),
+                    }
+                )
+            )
+        return lines
+
+
+def _line(obj: Any) -> bytes:
+    return json.dumps(obj).encode() + b"\n"
+
+
+def eval_count(text: str) -> int:
+    return len(text.split())
