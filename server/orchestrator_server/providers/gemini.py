@@ -1,0 +1,306 @@
+"""Google Gemini API (the Developer API at generativelanguage.googleapis.com), per the
+wire-format reference §6.
+
+Decisions where the API leaves a choice:
+- Each message is its own `contents` entry, even two in a row with one role: Gemini accepts
+  that, and merging them would change the conversation the caller sent.
+- A blocked prompt (`promptFeedback.blockReason`, no candidates) is an answer, not an error:
+  empty text with finish CONTENT_FILTER, as for a candidate stopped by SAFETY. Retrying gets
+  the same verdict, and steering around a safety filter to another provider is a policy
+  choice the gateway should not make silently.
+- Thinking tokens (`thoughtsTokenCount`) count as completion tokens: they are billed as output.
+- A stream has no sentinel; the end of the body ends it. A 200 body without a single frame
+  is malformed rather than an empty answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Any
+
+from orchestrator_server.config.providers import GeminiProviderConfig
+from orchestrator_server.domain.chat import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    Role,
+    StreamChunk,
+    Usage,
+    estimate_usage,
+)
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.base import ProviderSpec
+from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.errors import (
+    error_body,
+    http_error,
+    kind_for_status,
+    message_of,
+    retry_after,
+)
+from orchestrator_server.providers.http.streams import read_sse, sse_json
+
+FINISH_REASONS = {
+    "STOP": FinishReason.STOP,
+    "MAX_TOKENS": FinishReason.LENGTH,
+    "SAFETY": FinishReason.CONTENT_FILTER,
+    "RECITATION": FinishReason.CONTENT_FILTER,
+    "BLOCKLIST": FinishReason.CONTENT_FILTER,
+    "PROHIBITED_CONTENT": FinishReason.CONTENT_FILTER,
+    "SPII": FinishReason.CONTENT_FILTER,
+    "IMAGE_SAFETY": FinishReason.CONTENT_FILTER,
+    # Everything else (MALFORMED_FUNCTION_CALL, OTHER, LANGUAGE, future values) is OTHER.
+}
+# google.rpc status names, for error objects that carry no usable HTTP code (in-stream frames).
+RPC_STATUS_KINDS: Mapping[str, ErrorKind] = {
+    "INVALID_ARGUMENT": ErrorKind.INVALID_REQUEST,
+    "OUT_OF_RANGE": ErrorKind.INVALID_REQUEST,
+    "FAILED_PRECONDITION": ErrorKind.PERMISSION,
+    "UNAUTHENTICATED": ErrorKind.AUTH,
+    "PERMISSION_DENIED": ErrorKind.PERMISSION,
+    "NOT_FOUND": ErrorKind.NOT_FOUND,
+    "RESOURCE_EXHAUSTED": ErrorKind.RATE_LIMITED,
+    "DEADLINE_EXCEEDED": ErrorKind.TIMEOUT,
+    "INTERNAL": ErrorKind.UNAVAILABLE,
+    "UNAVAILABLE": ErrorKind.UNAVAILABLE,
+}
+# Lines an SSE parser understands; anything else in a 200 stream is raw JSON (an error the
+# server wrote without `data:` framing) or junk.
+_SSE_LINE = re.compile(rb"(?:data|event|id|retry)?(?::|\r?\n?$)")
+_STRAY_LIMIT = 64 * 1024  # an error object is small; junk beyond this tells nothing more
+
+
+class GeminiProvider(HttpAdapter):
+    def __init__(
+        self, spec: ProviderSpec, config: GeminiProviderConfig, api_key: str | None
+    ) -> None:
+        super().__init__(spec, config, default_base_url="https://generativelanguage.googleapis.com")
+        self._root = f"{self.base_url}/{config.api_version.strip('/')}"
+        # A header, never `?key=`: URLs end up in logs and error reports.
+        self._headers = {"x-goog-api-key": api_key} if api_key else {}
+
+    def url(self, model: str | None, method: str) -> str:
+        name = model or self.spec.model
+        # "models/x" and "tunedModels/x" are already resource names.
+        resource = name if "/" in name else f"models/{name}"
+        return f"{self._root}/{resource}:{method}"
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        system = [{"text": m.content} for m in request.messages if m.role is Role.SYSTEM]
+        body: dict[str, Any] = {
+            "contents": [
+                {
+                    "role": "model" if m.role is Role.ASSISTANT else "user",
+                    "parts": [{"text": m.content}],
+                }
+                for m in request.messages
+                if m.role is not Role.SYSTEM
+            ]
+        }
+        if system:
+            body["systemInstruction"] = {"parts": system}
+        params = request.params
+        config: dict[str, Any] = {}
+        if params.temperature is not None:
+            config["temperature"] = params.temperature
+        if params.top_p is not None:
+            config["topP"] = params.top_p
+        if params.max_tokens is not None:
+            config["maxOutputTokens"] = params.max_tokens
+        if params.stop:
+            config["stopSequences"] = list(params.stop)
+        if params.seed is not None:
+            config["seed"] = params.seed
+        # repetition_penalty has no Gemini equivalent (presencePenalty differs in meaning).
+        if config:
+            body["generationConfig"] = config
+        return body
+
+    async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
+        reply = await self.client.request(
+            "POST",
+            self.url(request.model, "generateContent"),
+            json_body=self.body(request),
+            headers=self._headers,
+            timeout=timeout,
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        data = reply.json()
+        if not isinstance(data, dict):
+            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "upstream reply is not an object")
+        if "error" in data:
+            raise self.error(None, {}, data)
+        chunk = parse_chunk(data)
+        if not data.get("candidates") and chunk.finish_reason is None:
+            raise ProviderError(
+                ErrorKind.MALFORMED_RESPONSE, "upstream reply has neither candidates nor a block"
+            )
+        return Completion(
+            text=chunk.text,
+            model=chunk.model or request.model or self.spec.model,
+            usage=chunk.usage or estimate_usage(request.messages, chunk.text),
+            finish_reason=chunk.finish_reason or FinishReason.UNSPECIFIED,
+        )
+
+    async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
+        async with self.client.stream(
+            "POST",
+            self.url(request.model, "streamGenerateContent"),
+            json_body=self.body(request),
+            headers=self._headers,
+            params={"alt": "sse"},
+            timeout=timeout,
+        ) as response:
+            if response.status != 200:
+                # Error bodies here are whole (often multi-line) JSON, not `data:` frames.
+                raise self.error(
+                    response.status, response.headers, error_body(await response.read())
+                )
+            body = SseLines(response.content)
+            frames = 0
+            async for event in read_sse(body):
+                data = sse_json(event)
+                if not isinstance(data, dict):
+                    continue
+                if "error" in data:
+                    raise self.error(None, {}, data)
+                frames += 1
+                yield parse_chunk(data)
+            if body.stray:
+                raise self.stray_error(bytes(body.stray))
+            if not frames:
+                raise ProviderError(
+                    ErrorKind.MALFORMED_RESPONSE, "upstream ended the stream without a frame"
+                )
+
+    async def check_health(self) -> None:
+        reply = await self.client.request(
+            "GET", f"{self._root}/models", headers=self._headers, timeout=10.0
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+
+    @classmethod
+    def stray_error(cls, raw: bytes) -> ProviderError:
+        body = error_body(raw)
+        if error_object(body) is not None:
+            return cls.error(None, {}, body)
+        return ProviderError(ErrorKind.MALFORMED_RESPONSE, "upstream sent a stream line not SSE")
+
+    @staticmethod
+    def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:
+        """The Gemini error table: the HTTP status as usual, except that a 400 may be a bad
+        key (ErrorInfo reason API_KEY_INVALID) or a region without access
+        (FAILED_PRECONDITION). In-stream errors are classified by their body's code."""
+        error = error_object(body) or {}
+        code = error.get("code")
+        reasons = {str(d.get("reason")) for d in _details(error)}
+        if "API_KEY_INVALID" in reasons:
+            kind = ErrorKind.AUTH
+        elif error.get("status") == "FAILED_PRECONDITION":
+            kind = ErrorKind.PERMISSION
+        elif status is not None:
+            kind = kind_for_status(status)
+        elif isinstance(code, int) and 400 <= code < 600:
+            kind = kind_for_status(code)
+        else:
+            kind = RPC_STATUS_KINDS.get(str(error.get("status")), ErrorKind.UNAVAILABLE)
+        wait = retry_after(headers)
+        if wait is None:
+            wait = _retry_delay(error)
+        detail = message_of({"error": error} if error else body)
+        return http_error(kind, status, detail, retry_after_s=wait)
+
+
+class SseLines:
+    """A stream body's lines for read_sse, minus lines that are not SSE at all; those are
+    kept in `stray` to be looked at once the body has ended (Gemini may write an error as
+    bare JSON, which an SSE parser would silently drop)."""
+
+    def __init__(self, body: AsyncIterable[bytes]) -> None:
+        self._body = body
+        self.stray = bytearray()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for line in self._body:
+            if _SSE_LINE.match(line) or not line.strip():
+                yield line
+            elif len(self.stray) < _STRAY_LIMIT:
+                self.stray += line
+
+
+def parse_chunk(data: dict[str, Any]) -> StreamChunk:
+    """One GenerateContentResponse (a unary reply or one stream frame) as a chunk."""
+    candidates = data.get("candidates")
+    text = ""
+    finish: FinishReason | None = None
+    if candidates:
+        if not isinstance(candidates, list) or not isinstance(candidates[0], dict):
+            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "upstream sent bad candidates")
+        text = _text(candidates[0].get("content"))
+        reason = candidates[0].get("finishReason")
+        if reason:
+            finish = FINISH_REASONS.get(str(reason), FinishReason.OTHER)
+    else:
+        feedback = data.get("promptFeedback")
+        if isinstance(feedback, dict) and feedback.get("blockReason"):
+            finish = FinishReason.CONTENT_FILTER
+    model = data.get("modelVersion")
+    return StreamChunk(
+        text=text,
+        finish_reason=finish,
+        usage=parse_usage(data.get("usageMetadata")),
+        model=model if isinstance(model, str) and model else None,
+    )
+
+
+def _text(content: Any) -> str:
+    if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
+        return ""
+    # Thought summaries (`thought: true`) are the model's reasoning, not its answer.
+    return "".join(
+        part["text"]
+        for part in content["parts"]
+        if isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
+    )
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict) or not raw:
+        return None
+    try:
+        prompt = int(raw.get("promptTokenCount") or 0)
+        completion = int(raw.get("candidatesTokenCount") or 0) + int(
+            raw.get("thoughtsTokenCount") or 0
+        )
+        total = int(raw.get("totalTokenCount") or prompt + completion)
+    except (TypeError, ValueError):
+        return None
+    return Usage(prompt, completion, total)
+
+
+def error_object(body: Any) -> dict[str, Any] | None:
+    """The `error` object of a body; some Google endpoints wrap it in a one-element list."""
+    if isinstance(body, list) and body:
+        body = body[0]
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else None
+
+
+def _details(error: dict[str, Any]) -> list[dict[str, Any]]:
+    details = error.get("details")
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def _retry_delay(error: dict[str, Any]) -> float | None:
+    """A google.rpc.RetryInfo detail's delay ("19s", "0.5s"), for 429s without Retry-After."""
+    for detail in _details(error):
+        delay = detail.get("retryDelay")
+        if str(detail.get("@type", "")).endswith("RetryInfo") and isinstance(delay, str):
+            try:
+                return max(0.0, float(delay.removesuffix("s")))
+            except ValueError:
+                return None
+    return None
