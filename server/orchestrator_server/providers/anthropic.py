@@ -1,0 +1,283 @@
+"""Anthropic Messages API (wire-format reference §5)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from orchestrator_server.config.providers import AnthropicProviderConfig
+from orchestrator_server.domain.chat import (
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    FinishReason,
+    Role,
+    StreamChunk,
+    Usage,
+    estimate_usage,
+)
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.base import ProviderSpec
+from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.errors import (
+    DEFAULT_STATUS_KINDS,
+    error_body,
+    http_error,
+    kind_for_status,
+    message_of,
+    retry_after,
+)
+from orchestrator_server.providers.http.streams import read_sse, sse_json
+
+FINISH_REASONS = {
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "tool_use": FinishReason.TOOL_CALL,
+    "refusal": FinishReason.CONTENT_FILTER,
+}
+# 529 is Anthropic's "overloaded": a passing state, worth a retry like any 5xx.
+STATUS_KINDS: Mapping[int, ErrorKind] = {**DEFAULT_STATUS_KINDS, 529: ErrorKind.UNAVAILABLE}
+# An in-stream `error` event has no status; its error.type is the only classification.
+TYPE_KINDS: Mapping[str, ErrorKind] = {
+    "invalid_request_error": ErrorKind.INVALID_REQUEST,
+    "request_too_large": ErrorKind.INVALID_REQUEST,
+    "authentication_error": ErrorKind.AUTH,
+    "permission_error": ErrorKind.PERMISSION,
+    "billing_error": ErrorKind.QUOTA,
+    "not_found_error": ErrorKind.NOT_FOUND,
+    "rate_limit_error": ErrorKind.RATE_LIMITED,
+    "api_error": ErrorKind.UNAVAILABLE,
+    "overloaded_error": ErrorKind.UNAVAILABLE,
+    "timeout_error": ErrorKind.TIMEOUT,
+}
+# Anthropic reports an empty prepaid balance as a 400 invalid_request_error (seen in many
+# public reports, e.g. anthropics/claude-code#4684). Left as INVALID_REQUEST it would stop
+# the router from falling back, for every caller, until someone buys credits.
+_NO_CREDIT = "credit balance is too low"
+# The API rejects a conversation that opens with an assistant turn; a minimal user turn in
+# front keeps OpenAI-style histories working (the usual fix in client libraries).
+OPENING_USER_TURN = "."
+
+
+class AnthropicProvider(HttpAdapter):
+    def __init__(
+        self, spec: ProviderSpec, config: AnthropicProviderConfig, api_key: str | None
+    ) -> None:
+        super().__init__(spec, config, default_base_url="https://api.anthropic.com")
+        self._messages_url = f"{self.base_url}/v1/messages"
+        self._models_url = f"{self.base_url}/v1/models"
+        self._default_max_tokens = config.default_max_tokens
+        headers = {"anthropic-version": config.anthropic_version}
+        if api_key:
+            headers["x-api-key"] = api_key
+        self._headers = headers
+        self._post_headers = {**headers, "content-type": "application/json"}
+
+    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        system, messages = conversation(request.messages)
+        params = request.params
+        body: dict[str, Any] = {
+            "model": request.model or self.spec.model,
+            "max_tokens": params.max_tokens or self._default_max_tokens,
+            "messages": messages,
+        }
+        if system:
+            body["system"] = system
+        if params.temperature is not None:
+            body["temperature"] = params.temperature
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if params.stop:
+            body["stop_sequences"] = list(params.stop)
+        # seed and repetition_penalty have no Messages API equivalent.
+        if stream:
+            body["stream"] = True
+        return body
+
+    async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
+        reply = await self.client.request(
+            "POST",
+            self._messages_url,
+            json_body=self.body(request, stream=False),
+            headers=self._post_headers,
+            timeout=timeout,
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        data = reply.json()
+        if isinstance(data, dict) and data.get("type") == "error":
+            raise self.error(None, reply.headers, data)
+        try:
+            blocks = data["content"]
+            if not isinstance(blocks, list):
+                raise TypeError
+            text = "".join(
+                str(b.get("text") or "")
+                for b in blocks
+                if isinstance(b, dict) and b.get("type") == "text"
+            )
+            model = str(data.get("model") or request.model or self.spec.model)
+        except (KeyError, TypeError):
+            raise ProviderError(
+                ErrorKind.MALFORMED_RESPONSE, "upstream reply has no content list"
+            ) from None
+        usage = _usage(data.get("usage")) or estimate_usage(request.messages, text)
+        return Completion(
+            text=text,
+            model=model,
+            usage=usage,
+            finish_reason=finish_reason(data.get("stop_reason")),
+        )
+
+    async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
+        async with self.client.stream(
+            "POST",
+            self._messages_url,
+            json_body=self.body(request, stream=True),
+            headers=self._post_headers,
+            timeout=timeout,
+        ) as response:
+            if response.status != 200:
+                raise self.error(
+                    response.status, response.headers, error_body(await response.read())
+                )
+            state = StreamState()
+            async for event in read_sse(response.content):
+                chunk = state.feed(event.event, sse_json(event))
+                if chunk is not None:
+                    yield chunk
+                if state.done:
+                    return
+            raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended before message_stop")
+
+    async def check_health(self) -> None:
+        reply = await self.client.request(
+            "GET", self._models_url, headers=self._headers, timeout=10.0
+        )
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+
+    @staticmethod
+    def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:
+        """The Anthropic error table: by status; by error.type for in-stream errors, and
+        wherever the type says billing."""
+        error = body.get("error") if isinstance(body, dict) else None
+        error_type = error.get("type") if isinstance(error, dict) else None
+        message = message_of(body)
+        if status is None:
+            kind = TYPE_KINDS.get(str(error_type), ErrorKind.UNAVAILABLE)
+        else:
+            kind = kind_for_status(status, STATUS_KINDS)
+        if error_type == "billing_error" or (
+            kind is ErrorKind.INVALID_REQUEST and _NO_CREDIT in message.lower()
+        ):
+            kind = ErrorKind.QUOTA
+        return http_error(kind, status, message, retry_after_s=retry_after(headers))
+
+
+class StreamState:
+    """Turns Anthropic's named events into chunks: text as it comes, and one last chunk at
+    message_stop with the finish reason and the usage gathered on the way."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self._counts: dict[str, Any] = {}
+        self._finish: FinishReason | None = None
+
+    def feed(self, name: str, data: Any) -> StreamChunk | None:
+        if not isinstance(data, dict):
+            return None
+        name = name or str(data.get("type") or "")
+        if name == "error" or "error" in data:
+            raise AnthropicProvider.error(None, {}, data)
+        if name == "message_start":
+            message = data.get("message")
+            if not isinstance(message, dict):
+                return None
+            self._take_usage(message.get("usage"))
+            model = message.get("model")
+            return StreamChunk(model=str(model)) if model else None
+        if name == "content_block_delta":
+            delta = data.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                text = delta.get("text")
+                return StreamChunk(text=text) if isinstance(text, str) and text else None
+            return None  # tool input, thinking, signatures, citations: not text
+        if name == "content_block_start":
+            block = data.get("content_block")
+            if isinstance(block, dict) and block.get("type") == "text" and block.get("text"):
+                return StreamChunk(text=str(block["text"]))
+            return None
+        if name == "message_delta":
+            delta = data.get("delta")
+            if isinstance(delta, dict) and delta.get("stop_reason"):
+                self._finish = finish_reason(delta["stop_reason"])
+            self._take_usage(data.get("usage"))
+            return None
+        if name == "message_stop":
+            self.done = True
+            return StreamChunk(finish_reason=self._finish, usage=self.usage)
+        return None  # ping, content_block_stop, and events added after this was written
+
+    def _take_usage(self, raw: Any) -> None:
+        # Counts in message_delta are running totals: each one replaces, never adds, and
+        # only the counts it names (it may restate input_tokens without the cache ones).
+        if isinstance(raw, dict):
+            self._counts.update((k, v) for k, v in raw.items() if _int(v) is not None)
+
+    @property
+    def usage(self) -> Usage | None:
+        return _usage(self._counts)  # None: the router estimates from the text
+
+
+def conversation(messages: tuple[ChatMessage, ...]) -> tuple[str, list[dict[str, str]]]:
+    """The top-level system prompt, and user/assistant turns that start with the user and
+    alternate (consecutive turns of one role joined by a blank line), as the API requires."""
+    system: list[str] = []
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role is Role.SYSTEM:
+            system.append(message.content)
+            continue
+        role = message.role.value
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": role, "content": message.content})
+    if turns and turns[0]["role"] != Role.USER.value:
+        turns.insert(0, {"role": Role.USER.value, "content": OPENING_USER_TURN})
+    return "\n\n".join(system), turns
+
+
+def finish_reason(raw: Any) -> FinishReason:
+    # pause_turn, model_context_window_exceeded and future reasons: OTHER.
+    return FINISH_REASONS.get(str(raw or ""), FinishReason.OTHER)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+def _prompt_tokens(raw: Mapping[str, Any]) -> int | None:
+    # input_tokens leaves out the cached part of the prompt; add it back, as OpenAI's
+    # prompt_tokens does, so "prompt tokens" means the same across providers.
+    parts = [
+        _int(raw.get(key))
+        for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    ]
+    if parts[0] is None:
+        return None
+    return sum(p for p in parts if p is not None)
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    prompt = _prompt_tokens(raw)
+    output = _int(raw.get("output_tokens"))
+    if prompt is None or output is None:
+        return None
+    return Usage.of(prompt, output)
