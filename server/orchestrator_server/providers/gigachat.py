@@ -1,0 +1,282 @@
+"""GigaChat (Sber) chat completions over its v1 REST API, with OAuth2 access tokens.
+
+Parameters: temperature, top_p, max_tokens and repetition_penalty are sent. GigaChat has no
+`stop` field, so stop sequences are applied here: the text is cut before the first one and
+the finish reason is STOP (a stream stops reading there, and its usage is then estimated).
+`seed` has no GigaChat equivalent and is ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
+from typing import Any
+
+import aiohttp
+
+from orchestrator_server.config.providers import GigaChatProviderConfig
+from orchestrator_server.domain.chat import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    StreamChunk,
+    Usage,
+    estimate_usage,
+)
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.base import ProviderSpec
+from orchestrator_server.providers.gigachat_auth import TokenManager
+from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.client import HttpReply
+from orchestrator_server.providers.http.errors import (
+    DEFAULT_STATUS_KINDS,
+    error_body,
+    http_error,
+    kind_for_status,
+    message_of,
+    retry_after,
+)
+from orchestrator_server.providers.http.streams import read_sse, sse_json
+
+FINISH_REASONS = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "function_call": FinishReason.TOOL_CALL,
+    "blacklist": FinishReason.CONTENT_FILTER,  # the topic filter
+    "error": FinishReason.OTHER,  # invalid function-call arguments
+}
+# The API host follows the usual meanings; 401 only reaches this table after the one
+# refresh-and-retry has failed too.
+STATUS_KINDS: Mapping[int, ErrorKind] = DEFAULT_STATUS_KINDS
+# temperature must be > 0; values up to 0.001 are GigaChat's deterministic mode.
+MIN_TEMPERATURE = 0.001
+
+
+class GigaChatProvider(HttpAdapter):
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        config: GigaChatProviderConfig,
+        api_key: str | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            spec, config, default_base_url="https://gigachat.devices.sberbank.ru/api/v1"
+        )
+        self._chat_url = f"{self.base_url}/chat/completions"
+        self._models_url = f"{self.base_url}/models"
+        self.tokens = TokenManager(
+            self.client,
+            auth_url=config.auth_url,
+            key=api_key,
+            scope=config.scope.value,
+            margin=config.token_refresh_margin,
+            clock=clock,
+        )
+
+    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model or self.spec.model,
+            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+        }
+        params = request.params
+        if params.temperature is not None:
+            body["temperature"] = max(params.temperature, MIN_TEMPERATURE)
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if params.max_tokens is not None:
+            body["max_tokens"] = params.max_tokens
+        if params.repetition_penalty is not None:
+            body["repetition_penalty"] = params.repetition_penalty
+        if stream:
+            body["stream"] = True
+        return body
+
+    async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
+        reply = await self._call("POST", self._chat_url, self.body(request, stream=False), timeout)
+        data = reply.json()
+        try:
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+            finish = FINISH_REASONS.get(choice.get("finish_reason") or "", FinishReason.OTHER)
+            model = str(data.get("model") or request.model or self.spec.model)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError(
+                ErrorKind.MALFORMED_RESPONSE, "upstream reply has no choices[0].message"
+            ) from None
+        cut = stop_index(text, request.params.stop)
+        if cut is not None:
+            text, finish = text[:cut], FinishReason.STOP
+        usage = _usage(data.get("usage")) or estimate_usage(request.messages, text)
+        return Completion(text=text, model=model, usage=usage, finish_reason=finish)
+
+    async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
+        body = self.body(request, stream=True)
+        for attempt in range(2):
+            token = await self.tokens.token(timeout=timeout)
+            async with self.client.stream(
+                "POST",
+                self._chat_url,
+                json_body=body,
+                headers=_headers(token, "text/event-stream"),
+                timeout=timeout,
+            ) as response:
+                if response.status == 401 and attempt == 0:
+                    await response.read()  # the connection goes back to the pool
+                    self.tokens.invalidate(token)
+                    continue
+                if response.status != 200:
+                    raise self.error(
+                        response.status, response.headers, error_body(await response.read())
+                    )
+                async with aclosing(_chunks(response, request.params.stop)) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
+                return
+
+    async def check_health(self) -> None:
+        await self._call("GET", self._models_url, None, 10.0)
+
+    async def _call(self, method: str, url: str, body: Any, timeout: float) -> HttpReply:
+        """One API call with a current token; a 401 (the token expired or was revoked early)
+        drops the token and retries once with a fresh one."""
+        for attempt in range(2):
+            token = await self.tokens.token(timeout=timeout)
+            reply = await self.client.request(
+                method, url, json_body=body, headers=_headers(token), timeout=timeout
+            )
+            if reply.status != 401 or attempt:
+                break
+            self.tokens.invalidate(token)
+        if reply.status != 200:
+            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        return reply
+
+    @staticmethod
+    def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:
+        """The API host's error table: `{"status": N, "message": ...}` bodies. In a 200
+        stream (status None) the frame's own `status`, if any, classifies it."""
+        if status is None:
+            inner = body.get("status") if isinstance(body, dict) else None
+            kind = (
+                kind_for_status(inner, STATUS_KINDS)
+                if isinstance(inner, int) and not isinstance(inner, bool)
+                else ErrorKind.UNAVAILABLE
+            )
+        else:
+            kind = kind_for_status(status, STATUS_KINDS)
+        return http_error(kind, status, message_of(body), retry_after_s=retry_after(headers))
+
+
+def _headers(token: str, accept: str = "application/json") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Accept": accept}
+
+
+async def _chunks(
+    response: aiohttp.ClientResponse, stops: tuple[str, ...]
+) -> AsyncGenerator[StreamChunk, None]:
+    if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+        raise ProviderError(
+            ErrorKind.MALFORMED_RESPONSE, "upstream answered the stream with a non-SSE body"
+        )
+    cutter = StopCutter(stops)
+    finished = False
+    async for event in read_sse(response.content):
+        if event.data.strip() == "[DONE]":
+            break
+        data = sse_json(event)
+        if not isinstance(data, dict):
+            continue
+        chunk = parse_chunk(data)
+        text, stopped = cutter.feed(chunk.text)
+        if stopped:
+            yield StreamChunk(text=text, finish_reason=FinishReason.STOP, model=chunk.model)
+            return  # leaving closes the upstream: the caller asked for nothing past here
+        if chunk.finish_reason is not None:
+            finished = True
+            text += cutter.flush()
+        yield StreamChunk(text, chunk.finish_reason, chunk.usage, chunk.model)
+    else:
+        if not finished:
+            raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended before [DONE]")
+    if rest := cutter.flush():
+        yield StreamChunk(text=rest)
+
+
+def parse_chunk(data: dict[str, Any]) -> StreamChunk:
+    """One stream event. An error object (`{"error": ...}`, or the API's own
+    `{"status", "message"}` without choices; the in-stream form is undocumented) raises."""
+    if "error" in data or ("choices" not in data and "status" in data):
+        raise GigaChatProvider.error(None, {}, data)
+    choices = data.get("choices") or []
+    text = ""
+    finish = None
+    if choices and isinstance(choices[0], dict):
+        delta = choices[0].get("delta") or {}
+        text = (delta.get("content") or "") if isinstance(delta, dict) else ""
+        reason = choices[0].get("finish_reason")
+        if reason:
+            finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
+    model = data.get("model")
+    return StreamChunk(
+        text=text,
+        finish_reason=finish,
+        usage=_usage(data.get("usage")),
+        model=model if isinstance(model, str) else None,
+    )
+
+
+def stop_index(text: str, stops: tuple[str, ...]) -> int | None:
+    """Where the first stop sequence in `text` begins, or None."""
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(found) if found else None
+
+
+class StopCutter:
+    """Applies stop sequences to incremental text: holds back a tail that could be the start
+    of a stop sequence until the next piece shows whether it is one."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self._stops = stops
+        self._longest = max((len(s) for s in stops), default=0)
+        self._held = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """(text safe to emit, whether a stop sequence was reached)."""
+        if not self._stops:
+            return text, False
+        buffer = self._held + text
+        cut = stop_index(buffer, self._stops)
+        if cut is not None:
+            self._held = ""
+            return buffer[:cut], True
+        keep = self._held_length(buffer)
+        self._held = buffer[len(buffer) - keep :]
+        return buffer[: len(buffer) - keep], False
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+    def _held_length(self, buffer: str) -> int:
+        for n in range(min(len(buffer), self._longest - 1), 0, -1):
+            tail = buffer[-n:]
+            if any(s.startswith(tail) for s in self._stops):
+                return n
+        return 0
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+        # GigaChat's total is the billable count (cached prompt tokens subtracted), so it
+        # may be below prompt + completion; it is kept as reported.
+        total = int(raw.get("total_tokens") or prompt + completion)
+    except (TypeError, ValueError):
+        return None
+    return Usage(prompt, completion, total)
