@@ -11,7 +11,7 @@ BREAKING_AGAINST ?= .git\#branch=main
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: install run test lint format proto check-proto bench clean
+.PHONY: install run test lint format proto check-proto bench demo clean
 
 install: $(STAMP)
 
@@ -30,13 +30,13 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests selected"; exit 0; fi; exit $$rc
 
 lint: install
-	$(VENV)/bin/ruff check server clients/python/orchestrator_client tests bench
-	$(VENV)/bin/ruff format --check server clients/python/orchestrator_client tests bench
+	$(VENV)/bin/ruff check server clients/python/orchestrator_client tests bench examples
+	$(VENV)/bin/ruff format --check server clients/python/orchestrator_client tests bench examples
 	$(VENV)/bin/mypy
 
 format: install
-	$(VENV)/bin/ruff check --fix server clients/python/orchestrator_client tests bench
-	$(VENV)/bin/ruff format server clients/python/orchestrator_client tests bench
+	$(VENV)/bin/ruff check --fix server clients/python/orchestrator_client tests bench examples
+	$(VENV)/bin/ruff format server clients/python/orchestrator_client tests bench examples
 
 $(BUF): protos/codegen/package.json
 	cd protos/codegen && npm install --no-package-lock --no-audit --no-fund --loglevel=error
@@ -61,6 +61,10 @@ check-proto: install $(BUF)
 
 bench: install
 	$(PY) bench/run.py $(ARGS)
+
+# The gateway in front of every provider's emulator, driven by a short scripted session.
+demo: install
+	$(PY) examples/demo.py
 
 clean:
 	rm -rf $(VENV) protos/codegen/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -21,7 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handler = {"serve": _serve, "check-config": _check_config, "health-check": _health_check}
+    handler = {
+        "serve": _serve,
+        "check-config": _check_config,
+        "check-providers": _check_providers,
+        "health-check": _health_check,
+    }
     return handler[args.command](args)
 
 
@@ -39,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("file")
+
+    providers = sub.add_parser(
+        "check-providers", help="call each configured provider's free health check"
+    )
+    providers.add_argument("--config", help="YAML config file (default: the embedded one)")
+    providers.add_argument("--timeout", type=float, default=10.0, help="seconds per provider")
 
     probe = sub.add_parser("health-check", help="ask a running server's gRPC health service")
     probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
@@ -91,6 +102,34 @@ def _check_config(args: argparse.Namespace) -> int:
     for alias, targets in config.aliases.items():
         print(f"  alias       {alias} -> {', '.join(targets)}")
     return 0
+
+
+def _check_providers(args: argparse.Namespace) -> int:
+    from orchestrator_server.providers.checks import check_providers
+    from orchestrator_server.providers.registry import ProviderSetupError, build_providers
+
+    try:
+        config = _load(args.config)
+        providers = build_providers(config.providers)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return 2
+    except ProviderSetupError as exc:
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> bool:
+        try:
+            results = await check_providers(providers, timeout=args.timeout)
+        finally:
+            await asyncio.gather(*(p.aclose() for p in providers))
+        for r in results:
+            verdict = "ok" if r.ok else f"FAILED {r.error_code}: {r.message}"
+            print(f"  {r.provider:<20} {r.kind:<13} {r.latency * 1000:7.0f} ms  {verdict}")
+        return all(r.ok for r in results)
+
+    ok = asyncio.run(run())
+    return 0 if ok else 1
 
 
 def _health_check(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -82,7 +82,7 @@ class Emulator:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def __aenter__(self) -> Emulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

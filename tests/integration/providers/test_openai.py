@@ -38,7 +38,7 @@ REQUEST = generate_pb2.GenerateRequest(
 async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OpenAIEmulator]:
     monkeypatch.setenv("OPENAI_TEST_KEY", KEY)
     async with OpenAIEmulator() as running_emulator:
-        yield running_emulator  # type: ignore[misc]
+        yield running_emulator
 
 
 def openai(emulator: OpenAIEmulator, **fields: object) -> dict[str, object]:
@@ -268,3 +268,11 @@ def test_adapter_satisfies_the_provider_protocol() -> None:
     config = OpenAIProviderConfig(name="o", kind="openai", model="m")
     adapter: Provider = OpenAIProvider(spec_of(config), config, None)
     assert isinstance(adapter, Provider)
+
+
+async def test_non_ascii_prompts_travel_as_raw_utf8(emulator: OpenAIEmulator) -> None:
+    async with running(make_config(openai(emulator))) as server:
+        await server.stub.Generate(generate_pb2.GenerateRequest(prompt="Привет, мир"))
+    [call] = emulator.calls(CHAT)
+    assert "Привет, мир".encode() in call.body
+    assert b"\\u041f" not in call.body

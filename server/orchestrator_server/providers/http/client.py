@@ -50,6 +50,12 @@ class HttpReply:
             ) from None
 
 
+def _json_utf8(value: Any) -> str:
+    # Raw UTF-8 like the official SDKs: \uXXXX escapes make Cyrillic or CJK prompts about
+    # three times larger on the wire.
+    return json.dumps(value, ensure_ascii=False)
+
+
 def ssl_context(tls: TlsOptions, provider: str) -> ssl.SSLContext | bool:
     if not tls.verify:
         log.warning(
@@ -92,6 +98,7 @@ class HttpClient:
                 headers=self._headers,
                 read_bufsize=_READ_BUFSIZE,
                 raise_for_status=False,
+                json_serialize=_json_utf8,
             )
         return self._session
 

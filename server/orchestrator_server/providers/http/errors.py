@@ -24,6 +24,7 @@ DEFAULT_STATUS_KINDS: Mapping[int, ErrorKind] = {
     422: ErrorKind.INVALID_REQUEST,
     429: ErrorKind.RATE_LIMITED,
     504: ErrorKind.TIMEOUT,
+    529: ErrorKind.UNAVAILABLE,  # Anthropic "overloaded": retry, or fail over
 }
 
 

@@ -1,0 +1,66 @@
+"""`orchestrator check-providers`: every adapter's free health check, run together."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from orchestrator_server.providers.checks import check_providers
+from orchestrator_server.providers.registry import build_providers
+from tests.emulators.openai import OpenAIEmulator
+from tests.helpers import http_provider, make_config, mock_provider
+
+
+async def test_checks_report_each_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHECK_KEY", "sk-check")
+    async with OpenAIEmulator() as good, OpenAIEmulator() as bad:
+        bad.set(mode="error", status=401)
+        config = make_config(
+            http_provider(
+                "openai", "good", f"{good.base_url}/v1", model="m", api_key_env="CHECK_KEY"
+            ),
+            http_provider(
+                "openai", "bad", f"{bad.base_url}/v1", model="m", api_key_env="CHECK_KEY"
+            ),
+            mock_provider("down", mode="unhealthy"),
+        )
+        providers = build_providers(config.providers)
+        try:
+            results = await check_providers(providers, timeout=5)
+        finally:
+            for provider in providers:
+                await provider.aclose()
+    assert [(r.provider, r.ok, r.error_code) for r in results] == [
+        ("good", True, ""),
+        ("bad", False, "auth"),
+        ("down", False, "unavailable"),
+    ]
+    assert good.calls("/v1/models")[0].headers["authorization"] == "Bearer sk-check"
+    assert "sk-check" not in " ".join(r.message for r in results)
+
+
+async def test_a_hanging_provider_times_out() -> None:
+    async with OpenAIEmulator() as slow:
+        slow.set(mode="hang")
+        providers = build_providers(
+            make_config(http_provider("openai", "slow", f"{slow.base_url}/v1", model="m")).providers
+        )
+        try:
+            [result] = await check_providers(providers, timeout=0.05)
+        finally:
+            await providers[0].aclose()
+    assert (result.ok, result.error_code) == (False, "timeout")
+
+
+def test_command_on_the_embedded_config() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator_server", "check-providers"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mock-fast" in done.stdout
+    assert "ok" in done.stdout
