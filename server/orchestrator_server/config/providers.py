@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from orchestrator_server.config.base import (
+    ApiVersion,
     EnvVarName,
     PositiveSeconds,
     PriceConfig,
@@ -130,7 +131,7 @@ class AzureOpenAIProviderConfig(HttpProviderBase):
     kind: Literal["azure-openai"]
     base_url: str = Field(description="https://<resource>.openai.azure.com")
     api_key_env: EnvVarName
-    api_version: str = Field(min_length=1, description="e.g. 2024-10-21")
+    api_version: ApiVersion = Field(description="e.g. 2024-10-21")
     deployment: str | None = Field(None, description="default: the model name")
     include_usage: bool = True
 
@@ -138,7 +139,7 @@ class AzureOpenAIProviderConfig(HttpProviderBase):
 class AnthropicProviderConfig(HttpProviderBase):
     kind: Literal["anthropic"]
     api_key_env: EnvVarName
-    anthropic_version: str = "2023-06-01"
+    anthropic_version: ApiVersion = "2023-06-01"
     default_max_tokens: int = Field(1024, ge=1, description="Anthropic requires max_tokens")
 
 

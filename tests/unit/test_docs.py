@@ -1,0 +1,29 @@
+"""The configuration examples in the README and docs/providers.md are valid configurations."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator_server.config import Config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def yaml_blocks(path: Path) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_readme_configuration_example_is_valid() -> None:
+    [block] = [b for b in yaml_blocks(ROOT / "README.md") if "providers:" in b]
+    config = parse_config(block, "README.md")
+    assert {p.kind for p in config.providers} == {"openai", "mock"}
+
+
+@pytest.mark.parametrize("block", yaml_blocks(ROOT / "docs" / "providers.md"))
+def test_provider_examples_are_valid(block: str) -> None:
+    entries = yaml.safe_load(block)
+    Config.model_validate({"providers": entries})
