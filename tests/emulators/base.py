@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -67,15 +68,15 @@ class Emulator:
     def routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
-    async def start(self) -> str:
+    async def start(self, *, tls: ssl.SSLContext | None = None) -> str:
         app = web.Application()
         app.add_routes(self.routes())
         self._runner = web.AppRunner(app, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         return self.base_url
 
     async def stop(self) -> None:

@@ -6,10 +6,9 @@ Keys are never written here: `api_key_env` names the environment variable that h
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, FilePath
 
 from orchestrator_server.config.base import (
     ApiVersion,
@@ -70,7 +69,7 @@ class HttpProviderBase(ProviderBase):
         None, description="name of the environment variable holding the key (never the key)"
     )
     verify_ssl: bool = Field(True, description="false only for development; logged loudly")
-    ca_bundle: Path | None = Field(None, description="extra PEM CA certificates to trust")
+    ca_bundle: FilePath | None = Field(None, description="extra PEM CA certificates to trust")
     headers: dict[str, str] = Field(default_factory=dict, description="extra, non-secret headers")
     max_connections: int = Field(100, ge=1, description="pooled connections to this provider")
 

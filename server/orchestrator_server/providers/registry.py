@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import ssl
 from typing import cast
 
 from orchestrator_server.config.providers import (
@@ -74,7 +75,12 @@ def build_provider(config: ProviderConfig, where: str = "provider") -> Provider:
     except ModuleNotFoundError:
         raise ProviderSetupError(f"{where}.kind: no adapter for {config.kind!r}") from None
     factory = getattr(module, class_name)
-    return cast(Provider, factory(spec, config, api_key(config, where)))
+    try:
+        return cast(Provider, factory(spec, config, api_key(config, where)))
+    except ssl.SSLError as exc:
+        raise ProviderSetupError(
+            f"{where}.ca_bundle: not a usable PEM certificate file ({exc.reason})"
+        ) from None
 
 
 def build_providers(configs: list[ProviderConfig]) -> list[Provider]:
