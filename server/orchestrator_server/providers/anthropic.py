@@ -27,6 +27,7 @@ from orchestrator_server.providers.http.errors import (
     message_of,
     retry_after,
 )
+from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
 
 FINISH_REASONS = {
@@ -60,6 +61,10 @@ _NO_CREDIT = "credit balance is too low"
 OPENING_USER_TURN = "."
 
 
+# max_tokens is required and set apart; seed and repetition_penalty have no equivalent.
+PARAM_NAMES = {"temperature": "temperature", "top_p": "top_p", "stop": "stop_sequences"}
+
+
 class AnthropicProvider(HttpAdapter):
     def __init__(
         self, spec: ProviderSpec, config: AnthropicProviderConfig, api_key: str | None
@@ -84,13 +89,7 @@ class AnthropicProvider(HttpAdapter):
         }
         if system:
             body["system"] = system
-        if params.temperature is not None:
-            body["temperature"] = params.temperature
-        if params.top_p is not None:
-            body["top_p"] = params.top_p
-        if params.stop:
-            body["stop_sequences"] = list(params.stop)
-        # seed and repetition_penalty have no Messages API equivalent.
+        body.update(wire_params(params, PARAM_NAMES))
         if stream:
             body["stream"] = True
         return body

@@ -39,6 +39,7 @@ from orchestrator_server.providers.http.errors import (
     message_of,
     retry_after,
 )
+from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
 
 FINISH_REASONS = {
@@ -71,6 +72,16 @@ _SSE_LINE = re.compile(rb"(?:data|event|id|retry)?(?::|\r?\n?$)")
 _STRAY_LIMIT = 64 * 1024  # an error object is small; junk beyond this tells nothing more
 
 
+# repetition_penalty has no Gemini equivalent (presencePenalty differs in meaning).
+PARAM_NAMES = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "max_tokens": "maxOutputTokens",
+    "stop": "stopSequences",
+    "seed": "seed",
+}
+
+
 class GeminiProvider(HttpAdapter):
     def __init__(
         self, spec: ProviderSpec, config: GeminiProviderConfig, api_key: str | None
@@ -100,19 +111,7 @@ class GeminiProvider(HttpAdapter):
         }
         if system:
             body["systemInstruction"] = {"parts": system}
-        params = request.params
-        config: dict[str, Any] = {}
-        if params.temperature is not None:
-            config["temperature"] = params.temperature
-        if params.top_p is not None:
-            config["topP"] = params.top_p
-        if params.max_tokens is not None:
-            config["maxOutputTokens"] = params.max_tokens
-        if params.stop:
-            config["stopSequences"] = list(params.stop)
-        if params.seed is not None:
-            config["seed"] = params.seed
-        # repetition_penalty has no Gemini equivalent (presencePenalty differs in meaning).
+        config = wire_params(request.params, PARAM_NAMES)
         if config:
             body["generationConfig"] = config
         return body

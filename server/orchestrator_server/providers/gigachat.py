@@ -21,7 +21,6 @@ from orchestrator_server.domain.chat import (
     Completion,
     FinishReason,
     StreamChunk,
-    Usage,
     estimate_usage,
 )
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
@@ -37,7 +36,9 @@ from orchestrator_server.providers.http.errors import (
     message_of,
     retry_after,
 )
+from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
+from orchestrator_server.providers.openai import openai_usage
 
 FINISH_REASONS = {
     "stop": FinishReason.STOP,
@@ -51,6 +52,15 @@ FINISH_REASONS = {
 STATUS_KINDS: Mapping[int, ErrorKind] = DEFAULT_STATUS_KINDS
 # temperature must be > 0; values up to 0.001 are GigaChat's deterministic mode.
 MIN_TEMPERATURE = 0.001
+
+
+# No stop field (stop sequences are applied here) and no seed.
+PARAM_NAMES = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "max_tokens",
+    "repetition_penalty": "repetition_penalty",
+}
 
 
 class GigaChatProvider(HttpAdapter):
@@ -81,15 +91,9 @@ class GigaChatProvider(HttpAdapter):
             "model": request.model or self.spec.model,
             "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
         }
-        params = request.params
-        if params.temperature is not None:
-            body["temperature"] = max(params.temperature, MIN_TEMPERATURE)
-        if params.top_p is not None:
-            body["top_p"] = params.top_p
-        if params.max_tokens is not None:
-            body["max_tokens"] = params.max_tokens
-        if params.repetition_penalty is not None:
-            body["repetition_penalty"] = params.repetition_penalty
+        body.update(wire_params(request.params, PARAM_NAMES))
+        if "temperature" in body:
+            body["temperature"] = max(body["temperature"], MIN_TEMPERATURE)
         if stream:
             body["stream"] = True
         return body
@@ -109,7 +113,7 @@ class GigaChatProvider(HttpAdapter):
         cut = stop_index(text, request.params.stop)
         if cut is not None:
             text, finish = text[:cut], FinishReason.STOP
-        usage = _usage(data.get("usage")) or estimate_usage(request.messages, text)
+        usage = openai_usage(data.get("usage")) or estimate_usage(request.messages, text)
         return Completion(text=text, model=model, usage=usage, finish_reason=finish)
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
@@ -223,7 +227,7 @@ def parse_chunk(data: dict[str, Any]) -> StreamChunk:
     return StreamChunk(
         text=text,
         finish_reason=finish,
-        usage=_usage(data.get("usage")),
+        usage=openai_usage(data.get("usage")),
         model=model if isinstance(model, str) else None,
     )
 
@@ -266,17 +270,3 @@ class StopCutter:
             if any(s.startswith(tail) for s in self._stops):
                 return n
         return 0
-
-
-def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    try:
-        prompt = int(raw.get("prompt_tokens") or 0)
-        completion = int(raw.get("completion_tokens") or 0)
-        # GigaChat's total is the billable count (cached prompt tokens subtracted), so it
-        # may be below prompt + completion; it is kept as reported.
-        total = int(raw.get("total_tokens") or prompt + completion)
-    except (TypeError, ValueError):
-        return None
-    return Usage(prompt, completion, total)

@@ -31,6 +31,7 @@ from orchestrator_server.providers.http.errors import (
     message_of,
     retry_after,
 )
+from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_ndjson
 
 # "load" and "unload" only answer empty-prompt calls, which the gateway never makes.
@@ -39,6 +40,16 @@ FINISH_REASONS = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
 # first"; some of those answered 400, so the message decides, not only the status.
 MODEL_NOT_FOUND = re.compile(r"\bmodel\b.*\bnot found\b", re.IGNORECASE)
 HEALTH_TIMEOUT = 10.0
+
+
+OPTION_NAMES = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "num_predict",
+    "stop": "stop",
+    "seed": "seed",
+    "repetition_penalty": "repeat_penalty",
+}
 
 
 class OllamaProvider(HttpAdapter):
@@ -59,7 +70,7 @@ class OllamaProvider(HttpAdapter):
             # Always explicit: Ollama streams unless told otherwise.
             "stream": stream,
         }
-        options = _options(request)
+        options = wire_params(request.params, OPTION_NAMES)
         if options:
             body["options"] = options
         if self._keep_alive is not None:
@@ -158,24 +169,6 @@ async def parse_stream(
             return
         yield StreamChunk(text=text, model=model)
     raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended early (no done line)")
-
-
-def _options(request: ChatRequest) -> dict[str, Any]:
-    params = request.params
-    options: dict[str, Any] = {}
-    if params.temperature is not None:
-        options["temperature"] = params.temperature
-    if params.top_p is not None:
-        options["top_p"] = params.top_p
-    if params.max_tokens is not None:
-        options["num_predict"] = params.max_tokens
-    if params.stop:
-        options["stop"] = list(params.stop)
-    if params.seed is not None:
-        options["seed"] = params.seed
-    if params.repetition_penalty is not None:
-        options["repeat_penalty"] = params.repetition_penalty
-    return options
 
 
 def finish_of(data: Mapping[str, Any]) -> FinishReason:

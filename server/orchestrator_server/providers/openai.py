@@ -25,6 +25,7 @@ from orchestrator_server.providers.http.errors import (
     message_of,
     retry_after,
 )
+from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
 
 FINISH_REASONS = {
@@ -68,24 +69,21 @@ class OpenAIProvider(HttpAdapter):
             if config.project:
                 headers["OpenAI-Project"] = config.project
         self._headers = headers
+        # repetition_penalty has no OpenAI equivalent (frequency_penalty differs in scale).
+        self._param_names = {
+            "temperature": "temperature",
+            "top_p": "top_p",
+            "max_tokens": self._max_tokens_field,
+            "stop": "stop",
+            "seed": "seed",
+        }
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model or self.spec.model,
             "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
         }
-        params = request.params
-        if params.temperature is not None:
-            body["temperature"] = params.temperature
-        if params.top_p is not None:
-            body["top_p"] = params.top_p
-        if params.max_tokens is not None:
-            body[self._max_tokens_field] = params.max_tokens
-        if params.stop:
-            body["stop"] = list(params.stop)
-        if params.seed is not None:
-            body["seed"] = params.seed
-        # repetition_penalty has no OpenAI equivalent (frequency_penalty differs in scale).
+        body.update(wire_params(request.params, self._param_names))
         if stream:
             body["stream"] = True
             if self._include_usage:
@@ -113,7 +111,7 @@ class OpenAIProvider(HttpAdapter):
             raise ProviderError(
                 ErrorKind.MALFORMED_RESPONSE, "upstream reply has no choices[0].message"
             ) from None
-        usage = _usage(data.get("usage")) or estimate_usage(request.messages, text)
+        usage = openai_usage(data.get("usage")) or estimate_usage(request.messages, text)
         return Completion(text=text, model=model, usage=usage, finish_reason=finish)
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
@@ -171,11 +169,16 @@ def _chunk(data: dict[str, Any]) -> StreamChunk:
         if reason:
             finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
     return StreamChunk(
-        text=text, finish_reason=finish, usage=_usage(data.get("usage")), model=data.get("model")
+        text=text,
+        finish_reason=finish,
+        usage=openai_usage(data.get("usage")),
+        model=data.get("model"),
     )
 
 
-def _usage(raw: Any) -> Usage | None:
+def openai_usage(raw: Any) -> Usage | None:
+    """Usage in OpenAI's shape (prompt_tokens, completion_tokens, total_tokens), which
+    GigaChat shares. The reported total is kept: some providers bill below the sum."""
     if not isinstance(raw, dict):
         return None
     try:

@@ -32,6 +32,7 @@ from orchestrator_server.providers.http.errors import (
     message_of,
     retry_after,
 )
+from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_ndjson
 from orchestrator_server.providers.yandexgpt_stream import CumulativeText, parse_alternative
 
@@ -56,6 +57,10 @@ GRPC_KINDS: Mapping[int, ErrorKind] = {
 # The gateway accepts temperatures up to 2 (OpenAI's scale); Yandex rejects anything above 1
 # with a 400, which would stop fallback for a request every other provider takes.
 MAX_TEMPERATURE = 1.0
+
+
+# The completion API has no top_p, stop, seed or repetition penalty.
+PARAM_NAMES = {"temperature": "temperature", "max_tokens": "maxTokens"}
 
 
 class YandexGptProvider(HttpAdapter):
@@ -92,11 +97,11 @@ class YandexGptProvider(HttpAdapter):
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         options: dict[str, Any] = {"stream": stream}
-        params = request.params
-        if params.temperature is not None:
-            options["temperature"] = min(params.temperature, MAX_TEMPERATURE)
-        if params.max_tokens is not None:
-            options["maxTokens"] = str(params.max_tokens)  # int64: a string in proto-JSON
+        options.update(wire_params(request.params, PARAM_NAMES))
+        if "temperature" in options:
+            options["temperature"] = min(options["temperature"], MAX_TEMPERATURE)
+        if "maxTokens" in options:
+            options["maxTokens"] = str(options["maxTokens"])  # int64: a string in proto-JSON
         return {
             "modelUri": self.model_uri(request.model or self.spec.model),
             "completionOptions": options,
