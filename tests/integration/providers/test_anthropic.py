@@ -1,32 +1,21 @@
-"""The Anthropic Messages adapter against the emulator, through the real gRPC server."""
+"""The Anthropic Messages adapter against the emulator, through the real gRPC server: its
+headers, turn merging, named SSE events and stop reasons. The scenarios every provider shares
+are in test_provider_contract.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import aiohttp
-import grpc
 import pytest
-from google.rpc import error_details_pb2
 
 from orchestrator.v1 import generate_pb2
-from tests.emulators.anthropic import CREDIT_ERROR, FRAMES_BEFORE_TEXT, AnthropicEmulator
-from tests.helpers import (
-    Running,
-    detail,
-    error_reason,
-    http_provider,
-    make_config,
-    mock_provider,
-    running,
-    stream_text,
-    trail,
-)
+from orchestrator_server.providers.registry import build_provider
+from tests.emulators.anthropic import AnthropicEmulator
+from tests.helpers import Running, make_config, running, stream_text
+from tests.integration.providers.contract import ANTHROPIC, emulator_fixture
 
-KEY = "sk-ant-api03-test-0123456789abcdefghijklmnopqrstuvwxyz"
-MESSAGES = "/v1/messages"
-MODEL = "claude-sonnet-4-5"
+KEY = ANTHROPIC.key
+MESSAGES = ANTHROPIC.chat_path
+MODEL = ANTHROPIC.fields["model"]
 REQUEST = generate_pb2.GenerateRequest(
     messages=[
         generate_pb2.ChatMessage(role=generate_pb2.ROLE_SYSTEM, content="Be brief."),
@@ -38,21 +27,8 @@ REQUEST = generate_pb2.GenerateRequest(
 )
 
 
-@pytest.fixture
-async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AnthropicEmulator]:
-    monkeypatch.setenv("ANTHROPIC_TEST_KEY", KEY)
-    emulator = AnthropicEmulator()
-    emulator.expected_key = KEY
-    await emulator.start()
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
-def anthropic(emulator: AnthropicEmulator, **fields: object) -> dict[str, object]:
-    defaults: dict[str, object] = {"model": MODEL, "api_key_env": "ANTHROPIC_TEST_KEY"}
-    return http_provider("anthropic", "claude", emulator.base_url, **{**defaults, **fields})
+emulator = emulator_fixture(ANTHROPIC)
+anthropic = ANTHROPIC.entry
 
 
 async def collect(
@@ -212,83 +188,6 @@ async def test_stop_reasons(emulator: AnthropicEmulator, stop_reason: str, finis
     assert events[-1].end.finish_reason == finish
 
 
-async def test_missing_usage_is_estimated(emulator: AnthropicEmulator) -> None:
-    emulator.set(text="a b c", usage=False)
-    async with running(make_config(anthropic(emulator))) as server:
-        reply = await server.stub.Generate(generate_pb2.GenerateRequest(prompt="x"))
-        events = await collect(server, generate_pb2.GenerateStreamRequest(prompt="x"))
-    assert reply.usage.estimated
-    assert events[-1].end.usage.estimated
-
-
-ERROR_CASES = [
-    ({"mode": "error", "status": 400}, grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", 1),
-    ({"mode": "error", "status": 401}, grpc.StatusCode.UNAVAILABLE, "auth", 1),
-    ({"mode": "error", "status": 402}, grpc.StatusCode.RESOURCE_EXHAUSTED, "quota", 1),
-    (
-        {"mode": "error", "status": 400, "error_body": CREDIT_ERROR},
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        "quota",
-        1,
-    ),
-    ({"mode": "error", "status": 403}, grpc.StatusCode.UNAVAILABLE, "permission", 1),
-    ({"mode": "error", "status": 404}, grpc.StatusCode.UNAVAILABLE, "not_found", 1),
-    ({"mode": "error", "status": 413}, grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", 1),
-    (
-        {"mode": "error", "status": 429, "retry_after": "0"},
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        "rate_limited",
-        2,
-    ),
-    ({"mode": "error", "status": 429}, grpc.StatusCode.RESOURCE_EXHAUSTED, "rate_limited", 2),
-    ({"mode": "error", "status": 500}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2),
-    ({"mode": "error", "status": 504}, grpc.StatusCode.UNAVAILABLE, "timeout", 2),
-    ({"mode": "error", "status": 529}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2),
-    ({"mode": "malformed"}, grpc.StatusCode.UNAVAILABLE, "malformed_response", 2),
-]
-
-
-@pytest.mark.parametrize(("behaviour", "code", "error_code", "calls"), ERROR_CASES)
-async def test_error_classes(
-    emulator: AnthropicEmulator,
-    behaviour: dict[str, object],
-    code: grpc.StatusCode,
-    error_code: str,
-    calls: int,
-) -> None:
-    emulator.set(**behaviour)
-    config = make_config(anthropic(emulator, retries=1), router={"retry": {"base_delay": 0}})
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == code
-    assert {a.error_code for a in trail(caught.value).attempts} == {error_code}  # type: ignore[union-attr]
-    assert len(emulator.calls(MESSAGES)) == calls  # retried only when worth it
-    assert KEY not in str(caught.value.trailing_metadata()) + str(caught.value.details())
-
-
-@pytest.mark.parametrize(
-    ("behaviour", "error_code", "calls"),
-    [
-        ({"mode": "error", "status": 529}, "unavailable", 2),
-        ({"mode": "error", "status": 401}, "auth", 1),
-        ({"mode": "error", "status": 402}, "quota", 1),
-        ({"mode": "malformed"}, "malformed_response", 2),
-    ],
-)
-async def test_stream_error_classes(
-    emulator: AnthropicEmulator, behaviour: dict[str, object], error_code: str, calls: int
-) -> None:
-    emulator.set(**behaviour)
-    config = make_config(anthropic(emulator, retries=1), router={"retry": {"base_delay": 0}})
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(server, generate_pb2.GenerateStreamRequest(prompt="hi"))
-    assert {a.error_code for a in trail(caught.value).attempts} == {error_code}  # type: ignore[union-attr]
-    assert len(emulator.calls(MESSAGES)) == calls
-    assert KEY not in str(caught.value.trailing_metadata()) + str(caught.value.details())
-
-
 async def test_overloaded_once_is_retried_to_success(emulator: AnthropicEmulator) -> None:
     emulator.set(mode="error", status=529, times=1)
     config = make_config(anthropic(emulator, retries=1), router={"retry": {"base_delay": 0}})
@@ -299,156 +198,16 @@ async def test_overloaded_once_is_retried_to_success(emulator: AnthropicEmulator
     assert len(emulator.calls(MESSAGES)) == 2
 
 
-@pytest.mark.parametrize(
-    ("headers", "seconds", "nanos"),
-    [({"retry_after": "30"}, 30, 0), ({"retry_after_ms": "1500"}, 1, 500_000_000)],
-)
-async def test_retry_after_is_reported(
-    emulator: AnthropicEmulator, headers: dict[str, str], seconds: int, nanos: int
-) -> None:
-    emulator.set(mode="error", status=429, **headers)
-    async with running(make_config(anthropic(emulator))) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    delay = detail(caught.value, error_details_pb2.RetryInfo).retry_delay
-    assert (delay.seconds, delay.nanos) == (seconds, nanos)
-
-
-@pytest.mark.parametrize(("status", "error_code"), [(401, "auth"), (529, "unavailable")])
-async def test_failure_falls_back_to_the_next_provider(
-    emulator: AnthropicEmulator, status: int, error_code: str
-) -> None:
-    emulator.set(mode="error", status=status)
-    config = make_config(anthropic(emulator), mock_provider("backup", reply="from backup"))
-    async with running(config) as server:
-        reply = await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert (reply.provider, reply.text) == ("backup", "from backup")
-    assert [a.error_code for a in reply.attempts] == [error_code, ""]
-
-
-async def test_stream_cut_after_first_chunk_is_partial(emulator: AnthropicEmulator) -> None:
-    emulator.set(mode="cut", cut_after=FRAMES_BEFORE_TEXT + 1, text="alpha beta gamma")
-    config = make_config(anthropic(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert texts == ["alpha"]
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-
-
-async def test_stream_without_message_stop_is_broken(emulator: AnthropicEmulator) -> None:
-    emulator.set(text="alpha beta")
-    emulator.send_message_stop = False
-    config = make_config(anthropic(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert "".join(texts) == "alpha beta"
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-    assert [a.error_code for a in trail(caught.value).attempts] == ["unavailable"]  # type: ignore[union-attr]
-
-
-async def test_in_stream_error_before_text_falls_back(emulator: AnthropicEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=1)  # after message_start: `event: error`
-    config = make_config(anthropic(emulator), mock_provider("backup", reply="bravo"))
-    async with running(config) as server:
-        events = await collect(server, generate_pb2.GenerateStreamRequest(prompt="hi"))
-    assert events[0].start.provider == "backup"
-    assert stream_text(events) == "bravo"
-    assert events[-1].end.attempts[0].error_code == "unavailable"
-
-
-async def test_in_stream_error_after_text_is_partial(emulator: AnthropicEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=FRAMES_BEFORE_TEXT + 1, text="alpha beta")
-    config = make_config(anthropic(emulator), mock_provider("backup", reply="bravo"))
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(server, generate_pb2.GenerateStreamRequest(prompt="hi"))
-        assert server.mock("backup").calls == 0
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-
-
-async def test_slow_first_byte_times_out_and_falls_back(emulator: AnthropicEmulator) -> None:
-    emulator.set(first_byte_delay=5)
-    config = make_config(
-        anthropic(emulator, first_token_timeout=0.05), mock_provider("backup", reply="bravo")
-    )
-    async with running(config) as server:
-        events = await collect(server, generate_pb2.GenerateStreamRequest(prompt="hi"))
-    assert events[0].start.provider == "backup"
-    assert events[-1].end.attempts[0].error_code == "timeout"
-
-
-async def test_cancelled_stream_closes_the_upstream_connection(
-    emulator: AnthropicEmulator,
-) -> None:
-    emulator.set(text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.02)
-    async with running(make_config(anthropic(emulator))) as server:
-        call = server.stub.GenerateStream(generate_pb2.GenerateStreamRequest(prompt="go"))
-        async for event in call:
-            if event.HasField("delta"):
-                break
-        call.cancel()
-        await asyncio.wait_for(emulator.disconnected.wait(), timeout=5)
-    assert emulator.disconnects == 1
-
-
 async def test_check_health_lists_models(emulator: AnthropicEmulator) -> None:
-    from orchestrator_server.domain.errors import ErrorKind, ProviderError
-    from orchestrator_server.providers.registry import build_provider
-
     provider = build_provider(make_config(anthropic(emulator)).providers[0])
     try:
         await provider.check_health()
-        emulator.set(mode="error", status=401)
-        with pytest.raises(ProviderError) as caught:
-            await provider.check_health()
     finally:
         await provider.aclose()
-    assert caught.value.kind is ErrorKind.AUTH
-    assert KEY not in caught.value.message
-    assert [(r.method, r.path) for r in emulator.requests] == [
-        ("GET", "/v1/models"),
-        ("GET", "/v1/models"),
-    ]
-    assert emulator.requests[0].headers["x-api-key"] == KEY
-    assert emulator.requests[0].headers["anthropic-version"] == "2023-06-01"
-
-
-async def test_missing_key_variable_is_a_startup_error(emulator: AnthropicEmulator) -> None:
-    from orchestrator_server.app import App, StartupError
-
-    config = make_config(anthropic(emulator, api_key_env="SURELY_UNSET_TEST_VARIABLE"))
-    with pytest.raises(StartupError, match=r"providers\[0\]\.api_key_env"):
-        App(config)
-
-
-def test_adapter_satisfies_the_provider_protocol() -> None:
-    from orchestrator_server.config.providers import AnthropicProviderConfig
-    from orchestrator_server.providers.anthropic import AnthropicProvider
-    from orchestrator_server.providers.base import Provider
-    from orchestrator_server.providers.registry import spec_of
-
-    config = AnthropicProviderConfig.model_validate(
-        {"name": "a", "kind": "anthropic", "model": "m", "api_key_env": "K"}
-    )
-    adapter: Provider = AnthropicProvider(spec_of(config), config, None)
-    assert isinstance(adapter, Provider)
+    [call] = emulator.requests
+    assert (call.method, call.path) == ("GET", "/v1/models")
+    assert call.headers["x-api-key"] == KEY
+    assert call.headers["anthropic-version"] == "2023-06-01"
 
 
 @pytest.mark.parametrize(

@@ -1,42 +1,27 @@
-"""The Gemini adapter against the emulator, through the real gRPC server."""
+"""The Gemini adapter against the emulator, through the real gRPC server: its request shape,
+sentinel-free SSE, blocked prompts, odd 200 replies and key handling. The scenarios every
+provider shares are in test_provider_contract.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 
 from orchestrator.v1 import generate_pb2
 from orchestrator_server.config.providers import GeminiProviderConfig
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.gemini import GeminiProvider
 from orchestrator_server.providers.registry import spec_of
-from tests.emulators.gemini import (
-    API_KEY_INVALID,
-    REGION_UNSUPPORTED,
-    GeminiEmulator,
-    google_error,
-)
-from tests.helpers import (
-    Running,
-    detail,
-    error_reason,
-    http_provider,
-    make_config,
-    mock_provider,
-    running,
-    stream_text,
-    trail,
-)
+from tests.emulators.gemini import GeminiEmulator, google_error
+from tests.helpers import Running, make_config, mock_provider, running, stream_text, trail
+from tests.integration.providers.contract import GEMINI, emulator_fixture
 
-KEY = "AIzaSyTest0123456789abcdefghijklmnopqr"
-MODEL = "gemini-2.0-flash"
-UNARY = f"/v1beta/models/{MODEL}:generateContent"
-STREAM = f"/v1beta/models/{MODEL}:streamGenerateContent"
+KEY = GEMINI.key
+MODEL = GEMINI.fields["model"]
+UNARY = GEMINI.chat_path
+STREAM = GEMINI.stream_path
 REQUEST = generate_pb2.GenerateRequest(
     messages=[
         generate_pb2.ChatMessage(role=generate_pb2.ROLE_SYSTEM, content="Be brief."),
@@ -50,16 +35,8 @@ REQUEST = generate_pb2.GenerateRequest(
 )
 
 
-@pytest.fixture
-async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[GeminiEmulator]:
-    monkeypatch.setenv("GEMINI_TEST_KEY", KEY)
-    async with GeminiEmulator() as running_emulator:
-        yield running_emulator  # type: ignore[misc]
-
-
-def gemini(emulator: GeminiEmulator, **fields: object) -> dict[str, object]:
-    defaults: dict[str, object] = {"model": MODEL, "api_key_env": "GEMINI_TEST_KEY"}
-    return http_provider("gemini", "gem", emulator.base_url, **{**defaults, **fields})
+emulator = emulator_fixture(GEMINI)  # it checks the key: a wrong one is 400 API_KEY_INVALID
+gemini = GEMINI.entry
 
 
 async def stream_all(server: Running, prompt: str = "hi") -> list[Any]:
@@ -68,7 +45,6 @@ async def stream_all(server: Running, prompt: str = "hi") -> list[Any]:
 
 
 async def test_unary_request_headers_body_and_reply(emulator: GeminiEmulator) -> None:
-    emulator.api_key = KEY
     emulator.model_version = "gemini-2.0-flash-001"
     emulator.set(text="Hello there, friend")
     async with running(make_config(gemini(emulator))) as server:
@@ -121,7 +97,6 @@ async def test_model_resource_name_and_api_version(emulator: GeminiEmulator) -> 
 
 
 async def test_stream_without_sentinel_completes_with_usage(emulator: GeminiEmulator) -> None:
-    emulator.api_key = KEY
     emulator.set(text="one two three four five", words_per_chunk=2)
     async with running(make_config(gemini(emulator))) as server:
         events = await stream_all(server, "count")
@@ -151,13 +126,6 @@ async def test_stream_with_lf_line_ends(emulator: GeminiEmulator) -> None:
     assert events[-1].end.finish_reason == generate_pb2.FINISH_REASON_STOP
 
 
-async def test_stream_without_usage_is_estimated(emulator: GeminiEmulator) -> None:
-    emulator.set(text="a b c", usage=False)
-    async with running(make_config(gemini(emulator))) as server:
-        events = await stream_all(server)
-    assert events[-1].end.usage.estimated
-
-
 async def test_max_tokens_is_finish_reason_length(emulator: GeminiEmulator) -> None:
     emulator.finish_reason = "MAX_TOKENS"
     emulator.set(text="cut short")
@@ -182,68 +150,6 @@ async def test_blocked_prompt_is_an_empty_content_filter_answer(emulator: Gemini
     assert events[0].start.provider == "gem"
     assert stream_text(events) == ""
     assert events[-1].end.finish_reason == generate_pb2.FINISH_REASON_CONTENT_FILTER
-
-
-@pytest.mark.parametrize(
-    ("behaviour", "code", "error_code", "calls"),
-    [
-        ({"mode": "error", "status": 400}, grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", 1),
-        (
-            {"mode": "error", "status": 400, "error_body": API_KEY_INVALID},
-            grpc.StatusCode.UNAVAILABLE,
-            "auth",
-            1,
-        ),
-        (
-            {"mode": "error", "status": 400, "error_body": REGION_UNSUPPORTED},
-            grpc.StatusCode.UNAVAILABLE,
-            "permission",
-            1,
-        ),
-        ({"mode": "error", "status": 401}, grpc.StatusCode.UNAVAILABLE, "auth", 1),
-        ({"mode": "error", "status": 403}, grpc.StatusCode.UNAVAILABLE, "permission", 1),
-        ({"mode": "error", "status": 404}, grpc.StatusCode.UNAVAILABLE, "not_found", 1),
-        (
-            {"mode": "error", "status": 429, "retry_after": "0"},
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "rate_limited",
-            2,
-        ),
-        (
-            {"mode": "error", "status": 429},
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "rate_limited",
-            2,
-        ),
-        ({"mode": "error", "status": 500}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2),
-        ({"mode": "error", "status": 503}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2),
-        ({"mode": "error", "status": 504}, grpc.StatusCode.UNAVAILABLE, "timeout", 2),
-        ({"mode": "malformed"}, grpc.StatusCode.UNAVAILABLE, "malformed_response", 2),
-    ],
-)
-@pytest.mark.parametrize("streaming", [False, True], ids=["unary", "stream"])
-async def test_error_classes(
-    emulator: GeminiEmulator,
-    behaviour: dict[str, Any],
-    code: grpc.StatusCode,
-    error_code: str,
-    calls: int,
-    streaming: bool,
-) -> None:
-    emulator.set(**behaviour)
-    config = make_config(gemini(emulator, retries=1), router={"retry": {"base_delay": 0}})
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            if streaming:
-                await stream_all(server)
-            else:
-                await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == code
-    attempts = trail(caught.value)
-    assert attempts is not None
-    assert {a.error_code for a in attempts.attempts} == {error_code}
-    assert len(emulator.calls(STREAM if streaming else UNARY)) == calls  # retried when worth it
-    assert KEY not in f"{caught.value.trailing_metadata()} {caught.value.details()}"
 
 
 @pytest.mark.parametrize(
@@ -300,77 +206,6 @@ async def test_wrong_key_is_auth_and_not_retried(
     assert len(emulator.calls(UNARY)) == 1
 
 
-async def test_retry_after_is_reported(emulator: GeminiEmulator) -> None:
-    emulator.set(mode="error", status=429, retry_after="30")
-    async with running(make_config(gemini(emulator))) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert detail(caught.value, error_details_pb2.RetryInfo).retry_delay.seconds == 30
-
-
-async def test_failure_falls_back_to_the_next_provider(emulator: GeminiEmulator) -> None:
-    emulator.set(mode="error", status=400, error_body=API_KEY_INVALID)
-    config = make_config(gemini(emulator), mock_provider("backup", reply="from backup"))
-    async with running(config) as server:
-        reply = await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert (reply.provider, reply.text) == ("backup", "from backup")
-    assert [a.error_code for a in reply.attempts] == ["auth", ""]
-
-
-async def test_invalid_request_does_not_fall_back(emulator: GeminiEmulator) -> None:
-    emulator.set(mode="error", status=400)
-    config = make_config(gemini(emulator), mock_provider("backup", reply="from backup"))
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-        assert server.mock("backup").calls == 0
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-
-
-async def test_stream_cut_after_first_chunk_is_partial(emulator: GeminiEmulator) -> None:
-    emulator.set(mode="cut", cut_after=1, text="alpha beta gamma")
-    config = make_config(gemini(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert texts == ["alpha"]
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-
-
-async def test_in_stream_error_before_text_falls_back(emulator: GeminiEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=0)
-    config = make_config(gemini(emulator), mock_provider("backup", reply="bravo"))
-    async with running(config) as server:
-        events = await stream_all(server)
-    assert events[0].start.provider == "backup"
-    assert stream_text(events) == "bravo"
-    assert events[-1].end.attempts[0].error_code == "unavailable"
-
-
-async def test_in_stream_error_after_text_is_partial(emulator: GeminiEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=1, text="alpha beta")
-    config = make_config(gemini(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert texts == ["alpha"]
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-
-
 async def test_bare_json_error_in_a_200_stream_is_classified(emulator: GeminiEmulator) -> None:
     emulator.stream_error_raw = True
     emulator.stream_error_body = google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.")
@@ -380,29 +215,6 @@ async def test_bare_json_error_in_a_200_stream_is_classified(emulator: GeminiEmu
         events = await stream_all(server)
     assert events[0].start.provider == "backup"
     assert events[-1].end.attempts[0].error_code == "rate_limited"
-
-
-async def test_slow_first_byte_times_out_and_falls_back(emulator: GeminiEmulator) -> None:
-    emulator.set(first_byte_delay=5)
-    config = make_config(
-        gemini(emulator, first_token_timeout=0.05), mock_provider("backup", reply="bravo")
-    )
-    async with running(config) as server:
-        events = await stream_all(server)
-    assert events[0].start.provider == "backup"
-    assert events[-1].end.attempts[0].error_code == "timeout"
-
-
-async def test_cancelled_stream_closes_the_upstream_connection(emulator: GeminiEmulator) -> None:
-    emulator.set(text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.02)
-    async with running(make_config(gemini(emulator))) as server:
-        call = server.stub.GenerateStream(generate_pb2.GenerateStreamRequest(prompt="go"))
-        async for event in call:
-            if event.HasField("delta"):
-                break
-        call.cancel()
-        await asyncio.wait_for(emulator.disconnected.wait(), timeout=5)
-    assert emulator.disconnects == 1
 
 
 def adapter(emulator: GeminiEmulator, api_key: str | None = KEY) -> GeminiProvider:
@@ -419,7 +231,6 @@ def adapter(emulator: GeminiEmulator, api_key: str | None = KEY) -> GeminiProvid
 
 
 async def test_check_health_lists_models_and_never_generates(emulator: GeminiEmulator) -> None:
-    emulator.api_key = KEY
     provider = adapter(emulator)
     try:
         await provider.check_health()
@@ -442,21 +253,3 @@ async def test_check_health_failure_is_classified(emulator: GeminiEmulator) -> N
     assert caught.value.http_status == 400
     assert KEY not in caught.value.message
     assert not emulator.calls(UNARY)
-
-
-async def test_missing_key_variable_is_a_startup_error(emulator: GeminiEmulator) -> None:
-    from orchestrator_server.app import App, StartupError
-
-    config = make_config(gemini(emulator, api_key_env="SURELY_UNSET_TEST_VARIABLE"))
-    with pytest.raises(StartupError, match=r"providers\[0\]\.api_key_env"):
-        App(config)
-
-
-def test_adapter_satisfies_the_provider_protocol() -> None:
-    from orchestrator_server.providers.base import Provider
-
-    config = GeminiProviderConfig.model_validate(
-        {"name": "g", "kind": "gemini", "model": "m", "api_key_env": "GEMINI_KEY"}
-    )
-    adapter: Provider = GeminiProvider(spec_of(config), config, None)
-    assert isinstance(adapter, Provider)

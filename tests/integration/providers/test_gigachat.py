@@ -1,34 +1,22 @@
 """The GigaChat adapter against its emulator (OAuth host and API in one), through the real
-gRPC server."""
+gRPC server: OAuth, token refresh, GigaChat's parameters. The scenarios every provider shares
+are in test_provider_contract.py."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 
 from orchestrator.v1 import common_pb2, generate_pb2
 from orchestrator_server.providers.gigachat import GigaChatProvider
-from tests.emulators.gigachat import CHAT, MODELS, OAUTH, GigaChatEmulator
-from tests.helpers import (
-    Running,
-    detail,
-    error_reason,
-    http_provider,
-    make_config,
-    mock_provider,
-    running,
-    stream_text,
-    trail,
-)
+from tests.emulators.gigachat import CHAT, MODELS, GigaChatEmulator
+from tests.helpers import Running, make_config, mock_provider, running, stream_text, trail
+from tests.integration.providers.contract import GIGACHAT, emulator_fixture
 
-# base64("client-id:client-secret-0123456789"), the shape of a real authorization key.
-KEY = "Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQtMDEyMzQ1Njc4OQ=="
-PERS = "GIGACHAT_API_PERS"
+KEY = GIGACHAT.key  # base64("client-id:client-secret-0123456789"), like a real one
 REQUEST = generate_pb2.GenerateRequest(
     messages=[
         generate_pb2.ChatMessage(role=generate_pb2.ROLE_SYSTEM, content="Будь краток."),
@@ -53,26 +41,8 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.fixture
-async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[GigaChatEmulator]:
-    monkeypatch.setenv("GIGACHAT_TEST_KEY", KEY)
-    running_emulator = GigaChatEmulator(KEY, scope=PERS)
-    await running_emulator.start()
-    try:
-        yield running_emulator
-    finally:
-        await running_emulator.stop()
-
-
-def gigachat(emulator: GigaChatEmulator, **fields: object) -> dict[str, object]:
-    defaults: dict[str, object] = {
-        "model": "GigaChat",
-        "api_key_env": "GIGACHAT_TEST_KEY",
-        "auth_url": f"{emulator.base_url}{OAUTH}",
-    }
-    return http_provider(
-        "gigachat", "giga", f"{emulator.base_url}/api/v1", **{**defaults, **fields}
-    )
+emulator = emulator_fixture(GIGACHAT)
+gigachat = GIGACHAT.entry
 
 
 def adapter_of(server: Running) -> GigaChatProvider:
@@ -191,87 +161,6 @@ async def test_stream_reassembles_text_with_usage(emulator: GigaChatEmulator) ->
     assert call.headers["authorization"].startswith("Bearer giga-token-")
 
 
-async def test_stream_without_usage_is_estimated(emulator: GigaChatEmulator) -> None:
-    emulator.set(text="a b c", usage=False)
-    async with running(make_config(gigachat(emulator))) as server:
-        events = [
-            e
-            async for e in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="x")
-            )
-        ]
-    assert stream_text(events) == "a b c"
-    assert events[-1].end.usage.estimated
-
-
-@pytest.mark.parametrize(
-    ("behaviour", "code", "error_code", "calls", "oauth_calls"),
-    [
-        (
-            {"mode": "error", "status": 400},
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "invalid_request",
-            1,
-            1,
-        ),
-        # A 401 refreshes the token and retries once; the second 401 is AUTH, not retried.
-        ({"mode": "error", "status": 401}, grpc.StatusCode.UNAVAILABLE, "auth", 2, 2),
-        ({"mode": "error", "status": 402}, grpc.StatusCode.RESOURCE_EXHAUSTED, "quota", 1, 1),
-        ({"mode": "error", "status": 403}, grpc.StatusCode.UNAVAILABLE, "permission", 1, 1),
-        ({"mode": "error", "status": 404}, grpc.StatusCode.UNAVAILABLE, "not_found", 1, 1),
-        (
-            {"mode": "error", "status": 413},
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "invalid_request",
-            1,
-            1,
-        ),
-        (
-            {"mode": "error", "status": 422},
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "invalid_request",
-            1,
-            1,
-        ),
-        (
-            {"mode": "error", "status": 429, "retry_after": "0"},
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "rate_limited",
-            2,
-            1,
-        ),
-        (
-            {"mode": "error", "status": 429},
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "rate_limited",
-            2,
-            1,
-        ),
-        ({"mode": "error", "status": 500}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2, 1),
-        ({"mode": "error", "status": 503}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2, 1),
-        ({"mode": "malformed"}, grpc.StatusCode.UNAVAILABLE, "malformed_response", 2, 1),
-    ],
-)
-async def test_error_classes(
-    emulator: GigaChatEmulator,
-    behaviour: dict[str, object],
-    code: grpc.StatusCode,
-    error_code: str,
-    calls: int,
-    oauth_calls: int,
-) -> None:
-    emulator.set(**behaviour)
-    config = make_config(gigachat(emulator, retries=1), router={"retry": {"base_delay": 0}})
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == code
-    assert {a.error_code for a in attempts_of(caught.value)} == {error_code}
-    assert len(emulator.calls(CHAT)) == calls  # retried only when worth it
-    assert len(emulator.oauth_calls) == oauth_calls
-    assert secret_free(caught.value, emulator)
-
-
 @pytest.mark.parametrize(
     ("oauth_error", "code", "error_code", "oauth_calls"),
     [
@@ -322,24 +211,6 @@ async def test_configured_scope_is_sent(emulator: GigaChatEmulator) -> None:
     async with running(make_config(gigachat(emulator, scope="GIGACHAT_API_CORP"))) as server:
         await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
     assert emulator.oauth_calls[0].body == b"scope=GIGACHAT_API_CORP"
-
-
-async def test_retry_after_is_reported(emulator: GigaChatEmulator) -> None:
-    emulator.set(mode="error", status=429, retry_after="30")
-    async with running(make_config(gigachat(emulator))) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert detail(caught.value, error_details_pb2.RetryInfo).retry_delay.seconds == 30
-
-
-async def test_failure_falls_back_to_the_next_provider(emulator: GigaChatEmulator) -> None:
-    emulator.set(mode="error", status=403)
-    config = make_config(gigachat(emulator), mock_provider("backup", reply="from backup"))
-    async with running(config) as server:
-        reply = await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert (reply.provider, reply.text) == ("backup", "from backup")
-    assert [a.error_code for a in reply.attempts] == ["permission", ""]
 
 
 async def test_cold_start_concurrent_calls_fetch_one_token(emulator: GigaChatEmulator) -> None:
@@ -426,84 +297,6 @@ async def test_token_reply_forms_are_cached_until_expiry(
     assert len(emulator.calls(CHAT)) == 3
 
 
-async def test_stream_cut_after_first_chunk_is_partial(emulator: GigaChatEmulator) -> None:
-    emulator.set(mode="cut", cut_after=1, text="alpha beta gamma")
-    config = make_config(gigachat(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert texts == ["alpha"]
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-
-
-async def test_in_stream_error_before_text_falls_back(emulator: GigaChatEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=0)
-    config = make_config(gigachat(emulator), mock_provider("backup", reply="bravo"))
-    async with running(config) as server:
-        events = [
-            e
-            async for e in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            )
-        ]
-    assert events[0].start.provider == "backup"
-    assert stream_text(events) == "bravo"
-    assert events[-1].end.attempts[0].error_code == "unavailable"
-
-
-async def test_in_stream_error_after_text_is_partial(emulator: GigaChatEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=1, text="alpha beta")
-    config = make_config(gigachat(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert texts == ["alpha"]
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-
-
-async def test_slow_first_byte_times_out_and_falls_back(emulator: GigaChatEmulator) -> None:
-    emulator.set(first_byte_delay=5)
-    config = make_config(
-        gigachat(emulator, first_token_timeout=0.05), mock_provider("backup", reply="bravo")
-    )
-    async with running(config) as server:
-        events = [
-            e
-            async for e in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            )
-        ]
-    assert events[0].start.provider == "backup"
-    assert events[-1].end.attempts[0].error_code == "timeout"
-
-
-async def test_cancelled_stream_closes_the_upstream_connection(
-    emulator: GigaChatEmulator,
-) -> None:
-    emulator.set(text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.02)
-    async with running(make_config(gigachat(emulator))) as server:
-        call = server.stub.GenerateStream(generate_pb2.GenerateStreamRequest(prompt="go"))
-        async for event in call:
-            if event.HasField("delta"):
-                break
-        call.cancel()
-        await asyncio.wait_for(emulator.disconnected.wait(), timeout=5)
-    assert emulator.disconnects == 1
-
-
 async def test_check_health_lists_models(emulator: GigaChatEmulator) -> None:
     async with running(make_config(gigachat(emulator))) as server:
         await adapter_of(server).check_health()
@@ -511,33 +304,3 @@ async def test_check_health_lists_models(emulator: GigaChatEmulator) -> None:
     assert (call.method, call.path) == ("GET", MODELS)
     assert call.headers["authorization"].startswith("Bearer giga-token-")
     assert emulator.calls(CHAT) == []
-
-
-async def test_check_health_reports_an_unhealthy_upstream(emulator: GigaChatEmulator) -> None:
-    from orchestrator_server.domain.errors import ErrorKind, ProviderError
-
-    emulator.set(mode="error", status=503)
-    async with running(make_config(gigachat(emulator))) as server:
-        with pytest.raises(ProviderError) as caught:
-            await adapter_of(server).check_health()
-    assert caught.value.kind == ErrorKind.UNAVAILABLE
-
-
-async def test_missing_key_variable_is_a_startup_error(emulator: GigaChatEmulator) -> None:
-    from orchestrator_server.app import App, StartupError
-
-    config = make_config(gigachat(emulator, api_key_env="SURELY_UNSET_TEST_VARIABLE"))
-    with pytest.raises(StartupError, match=r"providers\[0\]\.api_key_env"):
-        App(config)
-
-
-def test_adapter_satisfies_the_provider_protocol() -> None:
-    from orchestrator_server.config.providers import GigaChatProviderConfig
-    from orchestrator_server.providers.base import Provider
-    from orchestrator_server.providers.registry import spec_of
-
-    config = GigaChatProviderConfig.model_validate(
-        {"name": "g", "kind": "gigachat", "model": "GigaChat", "api_key_env": "K"}
-    )
-    adapter: Provider = GigaChatProvider(spec_of(config), config, None)
-    assert isinstance(adapter, Provider)

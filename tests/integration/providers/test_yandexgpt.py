@@ -1,33 +1,24 @@
-"""The YandexGPT native adapter against the emulator, through the real gRPC server."""
+"""The YandexGPT native adapter against the emulator, through the real gRPC server: its
+headers, model URIs, cumulative streams and final statuses. The scenarios every provider
+shares are in test_provider_contract.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 
 from orchestrator.v1 import common_pb2, generate_pb2
 from orchestrator_server.config.providers import YandexGptProviderConfig
-from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.registry import build_provider
 from tests.emulators.yandexgpt import YandexGptEmulator
-from tests.helpers import (
-    detail,
-    error_reason,
-    http_provider,
-    make_config,
-    mock_provider,
-    running,
-    stream_text,
-    trail,
-)
+from tests.helpers import make_config, mock_provider, running, stream_text, trail
+from tests.integration.providers.contract import YANDEXGPT, emulator_fixture
 
-KEY = "AQVN1yandex-test-key_0123456789abcdefghij"
-FOLDER = "b1gtestfolder"
-COMPLETION = "/foundationModels/v1/completion"
+KEY = YANDEXGPT.key
+FOLDER = YANDEXGPT.fields["folder_id"]
+COMPLETION = YANDEXGPT.chat_path
 TOKENIZE = "/foundationModels/v1/tokenize"
 REQUEST_ID = "3f2c1a9e-8b7d-4c6e-9f10-a1b2c3d4e5f6"
 REQUEST = generate_pb2.GenerateRequest(
@@ -42,20 +33,8 @@ REQUEST = generate_pb2.GenerateRequest(
 )
 
 
-@pytest.fixture
-async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[YandexGptEmulator]:
-    monkeypatch.setenv("YANDEX_TEST_KEY", KEY)
-    async with YandexGptEmulator() as running_emulator:
-        yield running_emulator  # type: ignore[misc]
-
-
-def yandex(emulator: YandexGptEmulator, **fields: object) -> dict[str, object]:
-    defaults: dict[str, object] = {
-        "model": "yandexgpt-lite",
-        "api_key_env": "YANDEX_TEST_KEY",
-        "folder_id": FOLDER,
-    }
-    return http_provider("yandexgpt", "ya", emulator.base_url, **{**defaults, **fields})
+emulator = emulator_fixture(YANDEXGPT)
+yandex = YANDEXGPT.entry
 
 
 async def collect(server: Any, prompt: str = "count", **params: Any) -> list[Any]:
@@ -180,14 +159,6 @@ async def test_stream_non_prefix_update_never_duplicates_text(
     assert events[-1].end.finish_reason == generate_pb2.FINISH_REASON_STOP
 
 
-async def test_stream_without_usage_is_estimated(emulator: YandexGptEmulator) -> None:
-    emulator.set(text="a b c", usage=False)
-    async with running(make_config(yandex(emulator))) as server:
-        events = await collect(server)
-    assert stream_text(events) == "a b c"
-    assert events[-1].end.usage.estimated
-
-
 async def test_truncated_final_is_finish_reason_length(emulator: YandexGptEmulator) -> None:
     emulator.set(text="one two three four five")
     async with running(make_config(yandex(emulator))) as server:
@@ -221,63 +192,6 @@ async def test_other_final_statuses(
     assert events[-1].end.finish_reason == finish
 
 
-ERROR_CASES = [
-    ({"mode": "error", "status": 400}, grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", 1),
-    ({"mode": "error", "status": 401}, grpc.StatusCode.UNAVAILABLE, "auth", 1),
-    ({"mode": "error", "status": 403}, grpc.StatusCode.UNAVAILABLE, "permission", 1),
-    ({"mode": "error", "status": 404}, grpc.StatusCode.UNAVAILABLE, "not_found", 1),
-    (
-        {"mode": "error", "status": 429, "retry_after": "0"},
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        "rate_limited",
-        2,
-    ),
-    ({"mode": "error", "status": 429}, grpc.StatusCode.RESOURCE_EXHAUSTED, "rate_limited", 2),
-    ({"mode": "error", "status": 500}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2),
-    ({"mode": "error", "status": 503}, grpc.StatusCode.UNAVAILABLE, "unavailable", 2),
-    ({"mode": "error", "status": 504}, grpc.StatusCode.UNAVAILABLE, "timeout", 2),
-    ({"mode": "malformed"}, grpc.StatusCode.UNAVAILABLE, "malformed_response", 2),
-]
-
-
-@pytest.mark.parametrize(("behaviour", "code", "error_code", "calls"), ERROR_CASES)
-async def test_error_classes(
-    emulator: YandexGptEmulator,
-    behaviour: dict[str, Any],
-    code: grpc.StatusCode,
-    error_code: str,
-    calls: int,
-) -> None:
-    emulator.set(**behaviour)
-    config = make_config(yandex(emulator, retries=1), router={"retry": {"base_delay": 0}})
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == code
-    assert {a.error_code for a in attempts(caught.value)} == {error_code}
-    assert len(emulator.calls(COMPLETION)) == calls  # retried only when worth it
-    assert KEY not in str(caught.value.trailing_metadata()) + (caught.value.details() or "")
-
-
-@pytest.mark.parametrize(("behaviour", "code", "error_code", "calls"), ERROR_CASES)
-async def test_stream_error_classes(
-    emulator: YandexGptEmulator,
-    behaviour: dict[str, Any],
-    code: grpc.StatusCode,
-    error_code: str,
-    calls: int,
-) -> None:
-    emulator.set(**behaviour)
-    config = make_config(yandex(emulator, retries=1), router={"retry": {"base_delay": 0}})
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(server)
-    assert caught.value.code() == code
-    assert {a.error_code for a in attempts(caught.value)} == {error_code}
-    assert len(emulator.calls(COMPLETION)) == calls
-    assert KEY not in str(caught.value.trailing_metadata()) + (caught.value.details() or "")
-
-
 async def test_error_message_comes_from_the_nested_error(emulator: YandexGptEmulator) -> None:
     emulator.set(mode="error", status=403)
     async with running(make_config(yandex(emulator))) as server:
@@ -287,24 +201,10 @@ async def test_error_message_comes_from_the_nested_error(emulator: YandexGptEmul
     assert "Permission to [resource-manager.folder b1gemulated] denied" in attempt.message
 
 
-async def test_retry_after_is_reported(emulator: YandexGptEmulator) -> None:
-    emulator.set(mode="error", status=429, retry_after="30")
-    async with running(make_config(yandex(emulator))) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert detail(caught.value, error_details_pb2.RetryInfo).retry_delay.seconds == 30
-
-
-@pytest.mark.parametrize(
-    ("behaviour", "error_code"), [({"mode": "error", "status": 401}, "auth"), ({}, "permission")]
-)
-async def test_failure_falls_back_to_the_next_provider(
-    emulator: YandexGptEmulator, behaviour: dict[str, Any], error_code: str
+async def test_folder_header_the_service_account_rejects_falls_back(
+    emulator: YandexGptEmulator,
 ) -> None:
-    emulator.set(**behaviour)
-    # The {} case: a folder header the service account rejects is a misconfiguration of this
-    # provider, so it falls back instead of failing the caller's request as invalid.
+    # A 400, but a misconfiguration of this provider, not the caller's invalid request.
     emulator.service_account_folder = "b1gserviceaccount"
     config = make_config(
         yandex(emulator, send_folder_header=True), mock_provider("backup", reply="from backup")
@@ -312,145 +212,21 @@ async def test_failure_falls_back_to_the_next_provider(
     async with running(config) as server:
         reply = await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
     assert (reply.provider, reply.text) == ("backup", "from backup")
-    assert [a.error_code for a in reply.attempts] == [error_code, ""]
-
-
-async def test_stream_cut_after_first_chunk_is_partial(emulator: YandexGptEmulator) -> None:
-    emulator.set(mode="cut", cut_after=1, text="alpha beta gamma")
-    config = make_config(yandex(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert texts == ["alpha"]
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-
-
-async def test_stream_ending_without_final_status_is_interrupted(
-    emulator: YandexGptEmulator,
-) -> None:
-    emulator.set(text="alpha beta")
-    emulator.final_status = "ALTERNATIVE_STATUS_PARTIAL"  # a clean end, but no final line
-    config = make_config(yandex(emulator), mock_provider("backup", reply="bravo"))
-    texts: list[str] = []
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for event in server.stub.GenerateStream(
-                generate_pb2.GenerateStreamRequest(prompt="hi")
-            ):
-                if event.HasField("delta"):
-                    texts.append(event.delta.text)
-        assert server.mock("backup").calls == 0
-    assert "".join(texts) == "alpha beta"
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-    assert [a.error_code for a in attempts(caught.value)] == ["malformed_response"]
-
-
-async def test_in_stream_error_before_text_falls_back(emulator: YandexGptEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=0)
-    config = make_config(yandex(emulator), mock_provider("backup", reply="bravo"))
-    async with running(config) as server:
-        events = await collect(server, "hi")
-    assert events[0].start.provider == "backup"
-    assert stream_text(events) == "bravo"
-    assert events[-1].end.attempts[0].error_code == "unavailable"
-
-
-async def test_in_stream_error_after_text_is_partial(emulator: YandexGptEmulator) -> None:
-    emulator.set(mode="stream_error", cut_after=1, text="alpha beta")
-    config = make_config(yandex(emulator), mock_provider("backup", reply="bravo"))
-    async with running(config) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(server, "hi")
-        assert server.mock("backup").calls == 0
-    assert error_reason(caught.value) == "STREAM_INTERRUPTED"
-    [attempt] = attempts(caught.value)
-    assert (attempt.error_code, attempt.message.endswith("Internal error")) == (
-        "unavailable",
-        True,
-    )
-
-
-async def test_slow_first_byte_times_out_and_falls_back(emulator: YandexGptEmulator) -> None:
-    emulator.set(first_byte_delay=5)
-    config = make_config(
-        yandex(emulator, first_token_timeout=0.05), mock_provider("backup", reply="bravo")
-    )
-    async with running(config) as server:
-        events = await collect(server, "hi")
-    assert events[0].start.provider == "backup"
-    assert events[-1].end.attempts[0].error_code == "timeout"
-
-
-async def test_cancelled_stream_closes_the_upstream_connection(
-    emulator: YandexGptEmulator,
-) -> None:
-    emulator.set(text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.02)
-    async with running(make_config(yandex(emulator))) as server:
-        call = server.stub.GenerateStream(generate_pb2.GenerateStreamRequest(prompt="go"))
-        async for event in call:
-            if event.HasField("delta"):
-                break
-        call.cancel()
-        await asyncio.wait_for(emulator.disconnected.wait(), timeout=5)
-    assert emulator.disconnects == 1
-
-
-def adapter_config(emulator: YandexGptEmulator, **fields: Any) -> YandexGptProviderConfig:
-    return YandexGptProviderConfig.model_validate(yandex(emulator, **fields))
+    assert [a.error_code for a in reply.attempts] == ["permission", ""]
 
 
 async def test_check_health_tokenizes_instead_of_completing(
     emulator: YandexGptEmulator,
 ) -> None:
-    from orchestrator_server.providers.registry import build_provider
-
-    provider = build_provider(adapter_config(emulator))
+    provider = build_provider(YandexGptProviderConfig.model_validate(yandex(emulator)))
     try:
         await provider.check_health()
-        emulator.set(mode="error", status=401)
-        with pytest.raises(ProviderError) as caught:
-            await provider.check_health()
     finally:
         await provider.aclose()
-    assert caught.value.kind is ErrorKind.AUTH
-    assert KEY not in caught.value.message
     assert emulator.calls(COMPLETION) == []
-    first = emulator.calls(TOKENIZE)[0]
-    assert first.headers["authorization"] == f"Api-Key {KEY}"
-    assert first.json() == {"modelUri": f"gpt://{FOLDER}/yandexgpt-lite/latest", "text": "ping"}
-
-
-async def test_missing_key_variable_is_a_startup_error(emulator: YandexGptEmulator) -> None:
-    from orchestrator_server.app import App, StartupError
-
-    config = make_config(yandex(emulator, api_key_env="SURELY_UNSET_TEST_VARIABLE"))
-    with pytest.raises(StartupError, match=r"providers\[0\]\.api_key_env"):
-        App(config)
-
-
-def test_adapter_satisfies_the_provider_protocol() -> None:
-    from orchestrator_server.providers.base import Provider
-    from orchestrator_server.providers.registry import spec_of
-    from orchestrator_server.providers.yandexgpt import YandexGptProvider
-
-    config = YandexGptProviderConfig.model_validate(
-        {
-            "name": "y",
-            "kind": "yandexgpt",
-            "model": "yandexgpt-lite",
-            "api_key_env": "Y",
-            "folder_id": "f",
-        }
-    )
-    adapter: Provider = YandexGptProvider(spec_of(config), config, "k")
-    assert isinstance(adapter, Provider)
+    [call] = emulator.calls(TOKENIZE)
+    assert call.headers["authorization"] == f"Api-Key {KEY}"
+    assert call.json() == {"modelUri": f"gpt://{FOLDER}/yandexgpt-lite/latest", "text": "ping"}
 
 
 @pytest.mark.parametrize("max_tokens", ["2", 2])
