@@ -127,6 +127,7 @@ class OpenAIProvider(HttpAdapter):
                 raise self.error(
                     response.status, response.headers, error_body(await response.read())
                 )
+            finished = False
             async for event in read_sse(response.content):
                 if event.data.strip() == "[DONE]":
                     return
@@ -135,7 +136,15 @@ class OpenAIProvider(HttpAdapter):
                     continue
                 if "error" in chunk:
                     raise self.error(None, {}, chunk)
-                yield _chunk(chunk)
+                piece = _chunk(chunk)
+                finished = finished or piece.finish_reason is not None
+                yield piece
+            # Some compatible servers omit [DONE] after a finish_reason; a body that ends
+            # with neither was cut off, or was never an SSE stream at all.
+            if not finished:
+                raise ProviderError(
+                    ErrorKind.MALFORMED_RESPONSE, "upstream stream ended without [DONE]"
+                )
 
     async def check_health(self) -> None:
         reply = await self.client.request(

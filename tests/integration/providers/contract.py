@@ -51,7 +51,6 @@ class ErrorCase:
     error_code: str  # every attempt's error_code
     calls: int  # generation requests upstream: 2 when the failure is worth a retry
     token_calls: int = 1  # token fetches, for a provider with a `token_path`
-    stream_gap: str | None = None  # why the streamed variant fails today: a known adapter gap
 
     @property
     def falls_back(self) -> bool:
@@ -232,15 +231,7 @@ def switched(make: Callable[[], E], **switches: Any) -> Callable[[], E]:
 OPENAI_ERRORS = error_table(
     # A 429 whose body says the account is out of credit is a quota, not a rate limit.
     http_error(429, EXHAUSTED, "quota", 1, id="429-insufficient-quota", error_body=QUOTA_ERROR),
-    ErrorCase(
-        "malformed",
-        {"mode": "malformed"},
-        UNAVAILABLE,
-        "malformed_response",
-        2,
-        stream_gap="a 200 reply to a stream request that is not SSE (no data, no [DONE]) "
-        "ends as an empty success: the adapter does not require the sentinel",
-    ),
+    ErrorCase("malformed", {"mode": "malformed"}, UNAVAILABLE, "malformed_response", 2),
 )
 
 OPENAI = ProviderCase[OpenAIEmulator](

@@ -49,16 +49,13 @@ async def upstream(
 
 def error_cases() -> list[Any]:
     """(provider, error, streaming): every error in the table, as a unary call and as a
-    stream. A known adapter gap is a strict xfail, so that its fix is noticed."""
+    stream."""
     return [
         pytest.param(
             case,
             error,
             streaming,
             id=f"{case.kind}-{error.id}-{'stream' if streaming else 'unary'}",
-            marks=pytest.mark.xfail(reason=error.stream_gap, strict=True)
-            if streaming and error.stream_gap
-            else (),
         )
         for case in PROVIDERS
         for error in case.errors
