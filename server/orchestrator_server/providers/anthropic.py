@@ -21,7 +21,6 @@ from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.errors import (
     DEFAULT_STATUS_KINDS,
-    error_body,
     http_error,
     kind_for_status,
     message_of,
@@ -95,15 +94,13 @@ class AnthropicProvider(HttpAdapter):
         return body
 
     async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
-        reply = await self.client.request(
+        reply = await self.call(
             "POST",
             self._messages_url,
             json_body=self.body(request, stream=False),
             headers=self._post_headers,
             timeout=timeout,
         )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
         data = reply.json()
         if isinstance(data, dict) and data.get("type") == "error":
             raise self.error(None, reply.headers, data)
@@ -130,17 +127,12 @@ class AnthropicProvider(HttpAdapter):
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
-        async with self.client.stream(
-            "POST",
+        async with self.open_stream(
             self._messages_url,
             json_body=self.body(request, stream=True),
             headers=self._post_headers,
             timeout=timeout,
         ) as response:
-            if response.status != 200:
-                raise self.error(
-                    response.status, response.headers, error_body(await response.read())
-                )
             state = StreamState()
             async for event in read_sse(response.content):
                 chunk = state.feed(event.event, sse_json(event))
@@ -151,11 +143,7 @@ class AnthropicProvider(HttpAdapter):
             raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended before message_stop")
 
     async def check_health(self) -> None:
-        reply = await self.client.request(
-            "GET", self._models_url, headers=self._headers, timeout=10.0
-        )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        await self.call("GET", self._models_url, headers=self._headers, timeout=10.0)
 
     @staticmethod
     def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:

@@ -117,15 +117,13 @@ class GeminiProvider(HttpAdapter):
         return body
 
     async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
-        reply = await self.client.request(
+        reply = await self.call(
             "POST",
             self.url(request.model, "generateContent"),
             json_body=self.body(request),
             headers=self._headers,
             timeout=timeout,
         )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
         data = reply.json()
         if not isinstance(data, dict):
             raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "upstream reply is not an object")
@@ -144,19 +142,13 @@ class GeminiProvider(HttpAdapter):
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
-        async with self.client.stream(
-            "POST",
+        async with self.open_stream(
             self.url(request.model, "streamGenerateContent"),
             json_body=self.body(request),
             headers=self._headers,
             params={"alt": "sse"},
             timeout=timeout,
         ) as response:
-            if response.status != 200:
-                # Error bodies here are whole (often multi-line) JSON, not `data:` frames.
-                raise self.error(
-                    response.status, response.headers, error_body(await response.read())
-                )
             body = SseLines(response.content)
             frames = 0
             async for event in read_sse(body):
@@ -175,11 +167,7 @@ class GeminiProvider(HttpAdapter):
                 )
 
     async def check_health(self) -> None:
-        reply = await self.client.request(
-            "GET", f"{self._root}/models", headers=self._headers, timeout=10.0
-        )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        await self.call("GET", f"{self._root}/models", headers=self._headers, timeout=10.0)
 
     @classmethod
     def stray_error(cls, raw: bytes) -> ProviderError:

@@ -25,7 +25,6 @@ from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.errors import (
-    error_body,
     http_error,
     kind_for_status,
     message_of,
@@ -78,15 +77,13 @@ class OllamaProvider(HttpAdapter):
         return body
 
     async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
-        reply = await self.client.request(
+        reply = await self.call(
             "POST",
             self._chat_url,
             json_body=self.body(request, stream=False),
             headers=self._headers,
             timeout=timeout,
         )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
         data = reply.json()
         if isinstance(data, dict) and "error" in data:
             raise self.error(None, {}, data)
@@ -104,27 +101,18 @@ class OllamaProvider(HttpAdapter):
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
-        async with self.client.stream(
-            "POST",
+        async with self.open_stream(
             self._chat_url,
             json_body=self.body(request, stream=True),
             headers=self._headers,
             timeout=timeout,
         ) as response:
-            if response.status != 200:
-                raise self.error(
-                    response.status, response.headers, error_body(await response.read())
-                )
             async for chunk in parse_stream(response.content, request.messages):
                 yield chunk
 
     async def check_health(self) -> None:
         # Listing local models is free; a completion would load a model into memory.
-        reply = await self.client.request(
-            "GET", self._tags_url, headers=self._headers, timeout=HEALTH_TIMEOUT
-        )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
+        await self.call("GET", self._tags_url, headers=self._headers, timeout=HEALTH_TIMEOUT)
 
     @staticmethod
     def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:

@@ -19,7 +19,6 @@ from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.errors import (
-    error_body,
     http_error,
     kind_for_status,
     message_of,
@@ -91,7 +90,7 @@ class OpenAIProvider(HttpAdapter):
         return body
 
     async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
-        reply = await self.client.request(
+        reply = await self.call(
             "POST",
             self._chat_url,
             json_body=self.body(request, stream=False),
@@ -99,8 +98,6 @@ class OpenAIProvider(HttpAdapter):
             params=self._params,
             timeout=timeout,
         )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
         data = reply.json()
         try:
             choice = data["choices"][0]
@@ -115,18 +112,13 @@ class OpenAIProvider(HttpAdapter):
         return Completion(text=text, model=model, usage=usage, finish_reason=finish)
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
-        async with self.client.stream(
-            "POST",
+        async with self.open_stream(
             self._chat_url,
             json_body=self.body(request, stream=True),
             headers=self._headers,
             params=self._params,
             timeout=timeout,
         ) as response:
-            if response.status != 200:
-                raise self.error(
-                    response.status, response.headers, error_body(await response.read())
-                )
             finished = False
             async for event in read_sse(response.content):
                 if event.data.strip() == "[DONE]":
@@ -147,11 +139,9 @@ class OpenAIProvider(HttpAdapter):
                 )
 
     async def check_health(self) -> None:
-        reply = await self.client.request(
+        await self.call(
             "GET", self._models_url, headers=self._headers, params=self._params, timeout=10.0
         )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
 
     @staticmethod
     def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:

@@ -26,7 +26,6 @@ from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.errors import (
     DEFAULT_STATUS_KINDS,
-    error_body,
     http_error,
     kind_for_status,
     message_of,
@@ -118,15 +117,13 @@ class YandexGptProvider(HttpAdapter):
         return {**self._headers, "x-client-request-id": client_id}
 
     async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
-        reply = await self.client.request(
+        reply = await self.call(
             "POST",
             self._completion_url,
             json_body=self.body(request, stream=False),
             headers=self.headers(request),
             timeout=timeout,
         )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
         data = reply.json()
         if isinstance(data, dict) and "error" in data and "result" not in data:
             raise self.error(None, reply.headers, data)
@@ -140,17 +137,12 @@ class YandexGptProvider(HttpAdapter):
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
-        async with self.client.stream(
-            "POST",
+        async with self.open_stream(
             self._completion_url,
             json_body=self.body(request, stream=True),
             headers=self.headers(request),
             timeout=timeout,
         ) as response:
-            if response.status != 200:
-                raise self.error(
-                    response.status, response.headers, error_body(await response.read())
-                )
             deltas = CumulativeText()
             usage: Usage | None = None
             async for line in read_ndjson(response.content):
@@ -178,15 +170,13 @@ class YandexGptProvider(HttpAdapter):
     async def check_health(self) -> None:
         """Tokenizing one word is free (it is not a completion) and still checks the key,
         the folder and the model URI, which a bare reachability probe would not."""
-        reply = await self.client.request(
+        await self.call(
             "POST",
             self._tokenize_url,
             json_body={"modelUri": self.model_uri(self.spec.model), "text": "ping"},
             headers=self._headers,
             timeout=10.0,
         )
-        if reply.status != 200:
-            raise self.error(reply.status, reply.headers, error_body(reply.body))
 
     def error(self, status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:
         """The Yandex error table. Bodies are grpc-gateway style,
