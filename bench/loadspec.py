@@ -30,6 +30,7 @@ class LoadResult:
     loadgen_cpu_s: float
     data_bytes: int | None = None  # response body bytes (h2load), for the reply check
     messages: int | None = None  # stream messages counted by the client (python)
+    ttft_us: list[int] = field(default_factory=list, repr=False)  # streams, python client
 
 
 def connections_for(concurrency: int, max_connections: int = 4) -> int:

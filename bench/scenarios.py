@@ -33,6 +33,24 @@ def default_scenarios(
     return scenarios
 
 
+def upstream_scenarios(
+    concurrency: int, rate: int | None, streams: int | None, stream_rate: int | None
+) -> list[Scenario]:
+    """DESIGN.md §8's measurements: Generate at `concurrency` in flight and at a fixed `rate`;
+    `streams` concurrent GenerateStream calls; and streams at a fixed `stream_rate` through
+    the Python client, which times each stream's first delta (time to first token)."""
+    scenarios = [Scenario(f"generate-c{concurrency}", workload.GENERATE, concurrency)]
+    if rate:
+        scenarios.append(Scenario(f"generate-{rate}rps", workload.GENERATE, 256, rate))
+    if streams:
+        scenarios.append(Scenario(f"stream-c{streams}", workload.GENERATE_STREAM, streams))
+    if stream_rate:
+        scenarios.append(
+            Scenario(f"stream-{stream_rate}rps", workload.GENERATE_STREAM, 256, stream_rate)
+        )
+    return scenarios
+
+
 @dataclass(frozen=True)
 class Figures:
     """One scenario against one target: one round, or several rounds pooled."""
@@ -53,6 +71,11 @@ class Figures:
     loadgen_cpu_share: float  # load generator CPU seconds per second of run (1.0 = one core)
     replies_verified: bool
     problems: str
+    ttft_p50_ms: float = math.nan  # streams through the Python client: to the first delta
+    ttft_p99_ms: float = math.nan
+    upstream_cpu_us_per_call: float = math.nan  # the upstream process, not the server
+    upstream_cpu_share: float = math.nan  # upstream CPU seconds per second of run
+    other_cpu_share: float = math.nan  # CPU of everything else on the machine, in cores
 
 
 @dataclass
@@ -64,6 +87,10 @@ class Sample:
     result: LoadResult
     server_cpu_s: float
     check: Verdict
+    upstream_cpu_s: float | None = None
+    other_cpu_s: float = math.nan  # machine CPU minus server, upstream and load generator
+    window_s: float = math.nan  # wall time over which the CPU figures were taken
+    tries: int = 1  # measurements made, when other processes' CPU disturbed the first ones
 
 
 def figures(samples: list[Sample]) -> Figures:
@@ -71,6 +98,9 @@ def figures(samples: list[Sample]) -> Figures:
     elapsed = sum(s.result.elapsed_s for s in samples)
     ok = sum(s.result.ok for s in samples)
     latencies = sorted(v for s in samples for v in s.result.latencies_us)
+    ttft = sorted(v for s in samples for v in s.result.ttft_us)
+    upstream = [s.upstream_cpu_s for s in samples if s.upstream_cpu_s is not None]
+    upstream_cpu = sum(upstream) if len(upstream) == len(samples) else math.nan
     return Figures(
         scenario=first.scenario.name,
         target=first.target,
@@ -88,4 +118,9 @@ def figures(samples: list[Sample]) -> Figures:
         loadgen_cpu_share=sum(s.result.loadgen_cpu_s for s in samples) / elapsed,
         replies_verified=all(s.check.verified for s in samples),
         problems="; ".join(s.check.detail for s in samples if s.check.detail),
+        ttft_p50_ms=percentile(ttft, 50) / 1000,
+        ttft_p99_ms=percentile(ttft, 99) / 1000,
+        upstream_cpu_us_per_call=upstream_cpu / max(ok, 1) * 1e6,
+        upstream_cpu_share=upstream_cpu / elapsed,
+        other_cpu_share=sum(s.other_cpu_s for s in samples) / sum(s.window_s for s in samples),
     )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,23 +46,82 @@ class Server:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all processes of the machine have used so far, over all cores (/proc/stat:
+    everything but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
+
+
+def wait_quiet(max_wait_s: float, window_s: float = 0.25, busy_cores: float = 0.15) -> float:
+    """Waits (at most `max_wait_s`) until the machine is nearly idle over one `window_s`
+    window: other people's jobs would otherwise be measured too. Returns the seconds waited."""
+    waited = 0.0
+    while waited < max_wait_s:
+        before = machine_busy_seconds()
+        time.sleep(window_s)
+        waited += window_s
+        if (machine_busy_seconds() - before) / window_s < busy_cores:
+            break
+    return waited
+
+
 def free_address() -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return f"{HOST}:{sock.getsockname()[1]}"
 
 
+def _die_with_parent(command: list[str]) -> list[str]:
+    """With util-linux's setpriv (which execs, so the pid stays the server's), the server gets
+    SIGTERM should the benchmark itself be killed before it can stop it."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
+
+
 @contextmanager
-def running(name: str, command: list[str], address: str, log: Path) -> Iterator[Server]:
-    """Starts `command`, waits for its health service to say SERVING, stops it on exit."""
+def running(
+    name: str,
+    command: list[str],
+    address: str,
+    log: Path,
+    ready: Callable[[Server], None] | None = None,
+) -> Iterator[Server]:
+    """Starts `command`, waits until it is ready (default: its gRPC health service says
+    SERVING), and stops it on exit, normal or not."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(_die_with_parent(command), stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, address, process, log)
     try:
-        wait_ready(server)
+        (ready or wait_ready)(server)
         yield server
     finally:
         stop(server)
+
+
+def http_get_json(url: str, timeout: float = 2.0) -> object:
+    with urllib.request.urlopen(url, timeout=timeout) as reply:
+        return json.loads(reply.read())
+
+
+def wait_http_ready(server: Server, path: str = "/stats") -> None:
+    """Ready when GET http://ADDRESS/path answers 200 (the upstream)."""
+    for _ in range(READY_TRIES):
+        if server.process.poll() is not None:
+            raise ServerError(
+                f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}"
+            )
+        try:
+            http_get_json(f"http://{server.address}{path}", timeout=READY_TRY_S)
+        except (OSError, urllib.error.URLError, ValueError):
+            with suppress(subprocess.TimeoutExpired):
+                server.process.wait(timeout=READY_TRY_S)  # a pause that notices an exit
+            continue
+        return
+    raise ServerError(
+        f"{server.name} not answering after {READY_TRIES} tries:\n{server.log_tail()}"
+    )
 
 
 def wait_ready(server: Server) -> None:

@@ -2,8 +2,9 @@
 
 A gRPC error is HTTP 200 with a trailers-only reply, that is no body. So the response body
 bytes h2load received must lie between `ok` times the smallest and the largest size a full
-reply can have (they vary only in their Duration fields); and where the server reports its
-outcomes (the gateway's GetMetrics), none of its calls may have failed.
+reply can have (they vary only in their Duration fields); where the server reports its
+outcomes (the gateway's GetMetrics), none of its calls may have failed; and where there is an
+upstream (bench/upstream.py), it must have answered at least one call per reply counted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import grpc
 from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 
+import servers
 import workload
 from loadspec import LoadResult
 from orchestrator.v1 import generate_pb2, metrics_pb2, orchestrator_service_pb2_grpc
@@ -46,6 +48,15 @@ class Outcomes:
 
     ok: int
     failed: int
+
+
+@dataclass(frozen=True)
+class UpstreamCounts:
+    """What the upstream served (its GET /stats)."""
+
+    completions: int
+    streams: int
+    rejected: int
 
 
 @dataclass(frozen=True)
@@ -135,11 +146,19 @@ def outcomes(address: str) -> Outcomes | None:
     )
 
 
+def upstream_counts(address: str) -> UpstreamCounts:
+    stats = servers.http_get_json(f"http://{address}/stats", timeout=CALL_TIMEOUT_S)
+    if not isinstance(stats, dict):
+        raise ReplyError(f"upstream {address}: /stats is not an object")
+    return UpstreamCounts(int(stats["completions"]), int(stats["streams"]), int(stats["rejected"]))
+
+
 def verdict(
     result: LoadResult,
     streaming: bool,
     replies: Replies,
     server: tuple[Outcomes, Outcomes] | None,
+    upstream: tuple[UpstreamCounts, UpstreamCounts] | None = None,
 ) -> Verdict:
     per_call = replies.stream_messages if streaming else 1
     problems = [] if result.failed == 0 else [f"{result.failed} calls failed"]
@@ -161,4 +180,12 @@ def verdict(
             problems.append(f"the server counted {after.failed - before.failed} failed calls")
         if after.ok - before.ok < result.ok:
             problems.append(f"the server counted only {after.ok - before.ok} ok calls")
+    if upstream is not None:
+        up_before, up_after = upstream
+        field = "streams" if streaming else "completions"
+        served = getattr(up_after, field) - getattr(up_before, field)
+        if served < result.ok:
+            problems.append(f"the upstream served {served} {field} for {result.ok} calls")
+        if up_after.rejected != up_before.rejected:
+            problems.append(f"the upstream rejected {up_after.rejected - up_before.rejected}")
     return Verdict(messages, not problems, "; ".join(problems))
