@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from orchestrator_server.domain.redact import redact
+
 if TYPE_CHECKING:
     from orchestrator_server.domain.attempts import Attempt
 
@@ -51,7 +53,9 @@ ERROR_POLICY: dict[ErrorKind, ErrorPolicy] = {
 
 
 class ProviderError(Exception):
-    """A failed provider call. `message` must already be safe to show: no keys, no raw bodies."""
+    """A failed provider call. Its message is redacted here, once, so every consumer (the
+    attempt trail, GetMetrics' last error, logs, gRPC details) can show it as it is.
+    Adapters still keep raw bodies and URLs out of it; redaction is the safety net."""
 
     def __init__(
         self,
@@ -61,6 +65,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         http_status: int | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -15,7 +15,6 @@ from orchestrator_server.domain.errors import (
     ProviderRejectedRequest,
     StreamInterrupted,
 )
-from orchestrator_server.domain.redact import redact
 from orchestrator_server.routing.candidates import Candidate
 from orchestrator_server.routing.retry import RetryPolicy
 from orchestrator_server.routing.slot import Slot
@@ -95,7 +94,7 @@ def settle_failure(
         )
     if not error.policy.fallback:
         raise ProviderRejectedRequest(
-            f"provider {slot.name} rejected the request: {redact(error.message)}",
+            f"provider {slot.name} rejected the request: {error.message}",
             trail.frozen(),
         )
 

@@ -56,7 +56,7 @@ class Slot:
 
     def failed(self, error: ProviderError, *, probe: bool) -> None:
         stats = self.stats
-        stats.record_failure(error.kind, error.message)
+        stats.record_failure(error)
         log.debug("provider %s failed: %s", self.name, error.kind.value)
         if not error.policy.counts_against_health:
             self.breaker.release(probe=probe)

@@ -15,8 +15,7 @@ from collections.abc import Callable
 
 from orchestrator_server.config.models import HealthConfig
 from orchestrator_server.domain.chat import Usage
-from orchestrator_server.domain.errors import ERROR_POLICY, ErrorKind
-from orchestrator_server.domain.redact import redact
+from orchestrator_server.domain.errors import ERROR_POLICY, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.routing.types import (
     CircuitState,
@@ -131,11 +130,12 @@ class ProviderStats:
         if ttft is not None:
             self._ttft.append(ttft)
 
-    def record_failure(self, kind: ErrorKind, message: str) -> None:
+    def record_failure(self, error: ProviderError) -> None:
+        kind = error.kind
         self.in_flight -= 1
         self.requests_total += 1
         self.requests_failed += 1
-        self.last_error = LastError(kind.value, redact(message), self._wall())
+        self.last_error = LastError(kind.value, error.message, self._wall())
         if ERROR_POLICY[kind].counts_against_health:
             self._consecutive += 1
             self._push_outcome(self._clock(), failed=True)

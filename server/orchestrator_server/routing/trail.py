@@ -10,7 +10,6 @@ from orchestrator_server.domain.errors import (
     ErrorKind,
     ProviderError,
 )
-from orchestrator_server.domain.redact import redact
 
 CIRCUIT_OPEN = "circuit_open"
 _LIMITED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.QUOTA})
@@ -48,7 +47,7 @@ class Trail:
                 model,
                 AttemptOutcome.FAILED,
                 error.kind.value,
-                redact(error.message),
+                error.message,
                 latency,
                 retry,
             )

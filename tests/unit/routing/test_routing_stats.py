@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator_server.config.models import HealthConfig
 from orchestrator_server.domain.chat import Usage
-from orchestrator_server.domain.errors import ErrorKind
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import Price, ProviderSpec
 from orchestrator_server.routing.stats import ProviderStats
 from orchestrator_server.routing.types import CircuitState, HealthClass
@@ -33,7 +33,7 @@ def succeed(stats: ProviderStats, latency: float = 0.1, times: int = 1) -> None:
 def fail(stats: ProviderStats, kind: ErrorKind = ErrorKind.UNAVAILABLE, times: int = 1) -> None:
     for _ in range(times):
         stats.on_start()
-        stats.record_failure(kind, "upstream answered 503")
+        stats.record_failure(ProviderError(kind, "upstream answered 503"))
 
 
 def spread(stats: ProviderStats, failures: int, total: int) -> None:
@@ -214,7 +214,9 @@ def test_snapshot_reports_counters_and_percentiles() -> None:
         stats.on_start()
         stats.record_success(i / 100, USAGE, 0.5, ttft=0.01 if i % 2 else 0.03)
     stats.on_start()
-    stats.record_failure(ErrorKind.AUTH, "bad key Bearer sk-abcdefghijklmnopqrstuvwxyz0123456789")
+    stats.record_failure(
+        ProviderError(ErrorKind.AUTH, "bad key Bearer sk-abcdefghijklmnopqrstuvwxyz0123456789")
+    )
     stats.on_start()  # still running
     snap = stats.snapshot(spec, CircuitState.CLOSED)
     assert (snap.name, snap.kind, snap.model, snap.weight, snap.currency) == (

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
-from orchestrator_server.domain.redact import redact
 
 # The usual meaning of a status; an adapter overrides rows where its provider differs.
 DEFAULT_STATUS_KINDS: Mapping[int, ErrorKind] = {
@@ -92,9 +91,9 @@ def http_error(
     *,
     retry_after_s: float | None = None,
 ) -> ProviderError:
-    """A ProviderError whose message is safe to show: the status and a redacted detail."""
+    """A ProviderError saying the status and the provider's own (redacted) detail."""
     prefix = f"upstream answered {status}" if status is not None else "upstream reported an error"
-    text = redact(detail.strip())
+    text = detail.strip()
     return ProviderError(
         kind,
         f"{prefix}: {text}" if text else prefix,
