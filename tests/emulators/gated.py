@@ -39,10 +39,18 @@ class Gate:
 
 
 class GatedOpenAIEmulator(OpenAIEmulator):
-    def __init__(self, name: str, gate: Gate, keys: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        gate: Gate,
+        keys: set[str] | None = None,
+        *,
+        stream_gate: Gate | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.gate = gate
+        self.stream_gate = gate if stream_gate is None else stream_gate
         self.keys = keys  # accepted bearer keys; None accepts any
         self.behaviour = Behaviour(text=self.reply)
 
@@ -82,7 +90,7 @@ class GatedOpenAIEmulator(OpenAIEmulator):
         await response.prepare(request)
         for i, frame in enumerate(frames):
             if i == 2:  # after the role header and the first text
-                await self.gate.hold()
+                await self.stream_gate.hold()
             await response.write(frame)
         await response.write_eof()
         return response

@@ -26,8 +26,10 @@ class ConfigWatcher:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Takes the file as it is now as the one applied (read at once, so a change right
+        after the start is not missed), then polls."""
         if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
+            self._task = asyncio.ensure_future(self._run(self._signature(), self._digest()))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -48,9 +50,7 @@ class ConfigWatcher:
         except OSError:
             return None
 
-    async def _run(self) -> None:
-        seen = await asyncio.to_thread(self._signature)
-        handled = await asyncio.to_thread(self._digest)
+    async def _run(self, seen: Signature, handled: str | None) -> None:
         pending = False
         while True:
             await asyncio.sleep(self._interval)
