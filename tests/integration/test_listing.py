@@ -90,7 +90,8 @@ async def test_list_models_from_each_provider(
 async def test_a_listed_name_routes_to_that_model(monkeypatch: pytest.MonkeyPatch) -> None:
     case = next(c for c in PROVIDERS if c.kind == "ollama")
     async with started(case, monkeypatch) as emulator:
-        async with running(make_config(case.entry(emulator))) as server:
+        config = make_config(case.entry(emulator))
+        async with running(config) as server:
             reply = await list_models(server)
             name = next(m.name for m in reply.models if m.source == PROVIDER)
             answer = await server.stub.Generate(
