@@ -104,8 +104,10 @@ class Generations:
         for generation in self._live:
             for provider in generation.providers:
                 seen.setdefault(id(provider), provider)
-        self._live.clear()
+        live, self._live = self._live, []
         await close_providers(list(seen.values()))
+        for generation in live:
+            generation.ended.set()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
