@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
+from orchestrator.v1 import admin_pb2_grpc, orchestrator_service_pb2, orchestrator_service_pb2_grpc
+from orchestrator_server.api.admin import SERVICE_NAME as ADMIN_SERVICE_NAME
+from orchestrator_server.api.admin import AdminServicer
 from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
-from orchestrator_server.providers.registry import ProviderSetupError, build_providers
+from orchestrator_server.providers.catalog import ModelCatalog
+from orchestrator_server.providers.registry import ProviderSetupError
+from orchestrator_server.reload.build import first_generation
+from orchestrator_server.reload.generation import Generations
+from orchestrator_server.reload.reloader import Reloader, ReloadHook
+from orchestrator_server.reload.watch import ConfigWatcher
 from orchestrator_server.routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -31,7 +40,11 @@ class StartupError(Exception):
 
 
 class App:
-    """One server with its router and providers. `start`, then `stop` (idempotent)."""
+    """One server with its router and providers. `start`, then `stop` (idempotent).
+
+    The router and providers live in generations: a reload (SIGHUP, the file watcher,
+    AdminService) swaps in a new one while calls in flight finish on theirs. `config` is the
+    configuration the server started with; its `server` section is not reloaded."""
 
     def __init__(
         self,
@@ -39,19 +52,48 @@ class App:
         *,
         address: str | None = None,
         providers: Sequence[Provider] | None = None,
+        config_path: str | Path | None = None,
     ) -> None:
         self.config = config
         self.address = address or config.server.address
         try:
-            built = providers if providers is not None else build_providers(config.providers)
+            first = first_generation(config, providers)
         except ProviderSetupError as exc:
             raise StartupError(str(exc)) from None
-        self.providers = list(built)
-        self.router = Router(self.providers, config.router, config.aliases)
+        self.generations = Generations(first)
+        path = None if config_path is None else Path(config_path)
+        self.reloader = Reloader(self.generations, config_path=path)
+        self.catalog = ModelCatalog()
         self.health = HealthService()
+        admin = config.reload.admin
+        self._admin_token = _admin_token(admin.token_env) if admin.enabled else None
+        self._watcher: ConfigWatcher | None = None
+        if config.reload.watch:
+            if path is None:
+                log.warning("reload.watch is on but there is no config file to watch")
+            else:
+                self._watcher = ConfigWatcher(
+                    path,
+                    config.reload.watch_interval,
+                    lambda: self.reloader.reload_in_background("file watch"),
+                )
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._stopping: asyncio.Task[None] | None = None
+
+    @property
+    def router(self) -> Router:
+        """The router of the current generation (calls in flight may use older ones)."""
+        return self.generations.current.router
+
+    @property
+    def providers(self) -> list[Provider]:
+        return list(self.generations.current.providers)
+
+    @property
+    def reload_hooks(self) -> list[ReloadHook]:
+        """Called after each applied reload with the provider names now serving."""
+        return self.reloader.hooks
 
     async def start(self) -> int:
         limits = self.config.server.limits
@@ -68,11 +110,17 @@ class App:
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            OrchestratorServicer(self.router, limits), server
+            OrchestratorServicer(self.generations, limits, self.catalog), server
         )
+        services = [SERVICE_NAME]
+        if self.config.reload.admin.enabled:
+            admin_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                AdminServicer(self.reloader, token=self._admin_token), server
+            )
+            services.append(ADMIN_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if self.config.server.reflection:
-            names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+            names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
             reflection.enable_server_reflection(names, server)
         try:
             port = server.add_insecure_port(self.address)
@@ -82,8 +130,10 @@ class App:
             raise StartupError(f"cannot listen on {self.address}")
         await server.start()
         self._server, self.port = server, port
-        for name in ("", SERVICE_NAME):
+        for name in ("", *services):
             await self.health.set(name, SERVING)
+        if self._watcher is not None:
+            self._watcher.start()
         return port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -95,19 +145,34 @@ class App:
 
     async def _stop(self, grace: float | None) -> None:
         grace = self.config.server.grace_period if grace is None else grace
+        if self._watcher is not None:
+            await self._watcher.stop()
+        await self.reloader.aclose()
         await self.health.drain()
         if self._server is not None:
             await self._server.stop(grace)
-        await self.router.aclose()
+        await self.generations.aclose()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()
 
 
-async def serve(config: Config, *, address: str | None = None) -> None:
-    """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
-    app = App(config, address=address)  # raises StartupError for a missing key
+def _admin_token(env: str | None) -> str | None:
+    if env is None:
+        return None
+    token = os.environ.get(env, "")
+    if not token:
+        raise StartupError(f"reload.admin.token_env: environment variable {env} is not set")
+    return token
+
+
+async def serve(
+    config: Config, *, address: str | None = None, config_path: str | Path | None = None
+) -> None:
+    """Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads
+    `config_path` and applies it without dropping calls in flight."""
+    app = App(config, address=address, config_path=config_path)  # StartupError: a missing key
     await app.start()
     log.info(
         "orchestrator listening on %s (port %d); providers: %s; strategy: %s",
@@ -120,6 +185,7 @@ async def serve(config: Config, *, address: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app.reloader.reload_in_background, "SIGHUP")
     await stop.wait()
     log.info(
         "shutting down: refusing new calls, in-flight calls get %.1f s",

@@ -75,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.log_level or config.logging.level, json_format=config.logging.json_format
     )
     try:
-        _run(serve(config, address=args.address))
+        _run(serve(config, address=args.address, config_path=args.config))
     except StartupError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 1

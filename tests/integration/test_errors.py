@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from orchestrator.v1 import generate_pb2, metrics_pb2, retrieve_pb2, validate_key_pb2
+from orchestrator.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    generate_pb2,
+    metrics_pb2,
+    retrieve_pb2,
+    validate_key_pb2,
+)
 from orchestrator_server.api.errors import STATUS_TABLE
 from orchestrator_server.config import Config
 from tests.helpers import Running, detail, error_reason, make_config, mock_provider, running, trail
@@ -25,6 +32,11 @@ class Row:
     call: Callable[[Running], Awaitable[Any]]
     code: grpc.StatusCode
     reason: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _admin(server: Running) -> admin_pb2_grpc.AdminServiceStub:
+    return admin_pb2_grpc.AdminServiceStub(server.channel)
 
 
 def _generate(request: generate_pb2.GenerateRequest = PROMPT) -> Callable[[Running], Any]:
@@ -99,6 +111,30 @@ ROWS = [
         grpc.StatusCode.UNIMPLEMENTED,
         "NOT_IMPLEMENTED",
     ),
+    Row(
+        "ConfigRejected",
+        make_config(mock_provider("a")),
+        lambda s: _admin(s).ApplyConfig(admin_pb2.ApplyConfigRequest(config_yaml="providers: []")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CONFIG_REJECTED",
+    ),
+    Row(
+        "ConfigFileRejected",
+        make_config(mock_provider("a")),  # started without a file: nothing to re-read
+        lambda s: _admin(s).ReloadConfig(admin_pb2.ReloadConfigRequest()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CONFIG_FILE_REJECTED",
+    ),
+    Row(
+        "Unauthenticated",
+        make_config(mock_provider("a"), reload={"admin": {"token_env": "ORCH_TEST_ADMIN_TOKEN"}}),
+        lambda s: _admin(s).ReloadConfig(
+            admin_pb2.ReloadConfigRequest(), metadata=[("authorization", "Bearer wrong")]
+        ),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "UNAUTHENTICATED",
+        env={"ORCH_TEST_ADMIN_TOKEN": "right-token"},
+    ),
 ]
 
 
@@ -115,7 +151,9 @@ def test_every_table_row_is_exercised() -> None:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.error for r in ROWS])
-async def test_error_row(row: Row) -> None:
+async def test_error_row(row: Row, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in row.env.items():
+        monkeypatch.setenv(name, value)
     async with running(row.config) as server:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await row.call(server)

@@ -14,6 +14,8 @@ from orchestrator_server.api.convert import attempts_to_proto
 from orchestrator_server.domain.errors import (
     AllProvidersFailed,
     AllRateLimited,
+    ConfigFileRejected,
+    ConfigRejected,
     DeadlineExceeded,
     GatewayError,
     InvalidRequest,
@@ -21,6 +23,7 @@ from orchestrator_server.domain.errors import (
     NotImplementedYet,
     ProviderRejectedRequest,
     StreamInterrupted,
+    Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     StreamInterrupted: StatusRule(grpc.StatusCode.UNAVAILABLE, "STREAM_INTERRUPTED"),
     DeadlineExceeded: StatusRule(grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
     NotImplementedYet: StatusRule(grpc.StatusCode.UNIMPLEMENTED, "NOT_IMPLEMENTED"),
+    ConfigRejected: StatusRule(grpc.StatusCode.INVALID_ARGUMENT, "CONFIG_REJECTED"),
+    ConfigFileRejected: StatusRule(grpc.StatusCode.FAILED_PRECONDITION, "CONFIG_FILE_REJECTED"),
+    Unauthenticated: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
 }
 INTERNAL = StatusRule(grpc.StatusCode.INTERNAL, "INTERNAL")
 
@@ -102,6 +108,8 @@ def map_error(error: BaseException, request_id: str) -> MappedStatus:
                 resource_type=error.resource_type, resource_name=error.name
             )
         )
+    elif isinstance(error, ConfigRejected):
+        details.append(_config_problems(error))
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         delay = duration_pb2.Duration()
@@ -115,6 +123,33 @@ def map_error(error: BaseException, request_id: str) -> MappedStatus:
             )
         )
     return _mapped(rule, error.message, details, partial=partial)
+
+
+def _config_problems(error: ConfigRejected) -> object:
+    # FAILED_PRECONDITION's detail is PreconditionFailure; INVALID_ARGUMENT's is BadRequest.
+    if isinstance(error, ConfigFileRejected):
+        return error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type="CONFIG", subject=error.source, description=problem
+                )
+                for problem in error.problems
+            ]
+        )
+    violations = []
+    for problem in error.problems:
+        # "providers[0].model: Field required" names a request field itself (ApplyProviders);
+        # a problem inside YAML text is reported against the text's field.
+        path, _, description = problem.partition(": ")
+        if description and path.startswith(error.field):
+            violations.append(
+                error_details_pb2.BadRequest.FieldViolation(field=path, description=description)
+            )
+        else:
+            violations.append(
+                error_details_pb2.BadRequest.FieldViolation(field=error.field, description=problem)
+            )
+    return error_details_pb2.BadRequest(field_violations=violations)
 
 
 def _error_info(rule: StatusRule, request_id: str) -> error_details_pb2.ErrorInfo:

@@ -15,17 +15,19 @@ from google.protobuf import timestamp_pb2
 
 from orchestrator.v1 import (
     generate_pb2,
+    listing_pb2,
     metrics_pb2,
     orchestrator_service_pb2_grpc,
     retrieve_pb2,
     validate_key_pb2,
 )
-from orchestrator_server.api import convert
+from orchestrator_server.api import convert, listing
 from orchestrator_server.api.errors import map_error
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
 from orchestrator_server.config.models import LimitsConfig
 from orchestrator_server.domain.errors import NotFound, NotImplementedYet
-from orchestrator_server.routing.router import Router
+from orchestrator_server.providers.catalog import ModelCatalog
+from orchestrator_server.reload.generation import Generations
 from orchestrator_server.routing.types import StreamStarted, StreamText
 
 REQUEST_ID_KEY = "x-request-id"
@@ -41,12 +43,15 @@ Context = grpc.aio.ServicerContext[object, object]
 class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServicer):
     def __init__(
         self,
-        router: Router,
+        generations: Generations,
         limits: LimitsConfig,
+        catalog: ModelCatalog,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._router = router
+        # Each call leases the generation current when it starts and finishes on it.
+        self._generations = generations
+        self._catalog = catalog
         self._limits = limits
         self._clock = clock
         self._started = clock()
@@ -57,7 +62,13 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         request_id = _request_id(context)
         try:
             chat, route = to_domain(request, self._limits, request_id)
-            result = await self._router.generate(chat, route, deadline=self._deadline(context))
+            generation = self._generations.acquire()
+            try:
+                result = await generation.router.generate(
+                    chat, route, deadline=self._deadline(context)
+                )
+            finally:
+                self._generations.release(generation)
             return convert.generate_response(result, request_id)
         except Exception as exc:  # every failure becomes a status
             await _abort(context, exc, request_id)
@@ -68,15 +79,19 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         request_id = _request_id(context)
         try:
             chat, route = to_domain(request, self._limits, request_id)
-            events = self._router.stream(chat, route, deadline=self._deadline(context))
-            async with aclosing(events):
-                async for event in events:
-                    if type(event) is StreamText:
-                        yield convert.stream_delta(event.text)
-                    elif type(event) is StreamStarted:
-                        yield convert.stream_start(event.provider, event.model, request_id)
-                    else:
-                        yield convert.stream_end(event)  # type: ignore[arg-type]
+            generation = self._generations.acquire()
+            try:
+                events = generation.router.stream(chat, route, deadline=self._deadline(context))
+                async with aclosing(events):
+                    async for event in events:
+                        if type(event) is StreamText:
+                            yield convert.stream_delta(event.text)
+                        elif type(event) is StreamStarted:
+                            yield convert.stream_start(event.provider, event.model, request_id)
+                        else:
+                            yield convert.stream_end(event)  # type: ignore[arg-type]
+            finally:
+                self._generations.release(generation)
         except Exception as exc:  # every failure becomes a status
             await _abort(context, exc, request_id)
 
@@ -107,7 +122,8 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def GetMetrics(
         self, request: metrics_pb2.GetMetricsRequest, context: Context
     ) -> metrics_pb2.GetMetricsResponse:
-        snapshots = self._router.snapshot()
+        router = self._generations.current.router
+        snapshots = router.snapshot()
         if request.providers:
             by_name = {s.name: s for s in snapshots}
             for i, name in enumerate(request.providers):
@@ -124,10 +140,35 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         now.GetCurrentTime()
         return metrics_pb2.GetMetricsResponse(
             providers=[convert.provider_metrics(s) for s in snapshots],
-            strategy=STRATEGY_ENUM[self._router.strategy],
+            strategy=STRATEGY_ENUM[router.strategy],
             uptime=convert.duration(self._clock() - self._started),
             generated_at=now,
         )
+
+    async def ListProviders(
+        self, request: listing_pb2.ListProvidersRequest, context: Context
+    ) -> listing_pb2.ListProvidersResponse:
+        return listing.list_providers(self._generations.current)
+
+    async def ListModels(
+        self, request: listing_pb2.ListModelsRequest, context: Context
+    ) -> listing_pb2.ListModelsResponse:
+        request_id = _request_id(context)
+        try:
+            generation = self._generations.acquire()
+            try:
+                config = generation.config
+                return await listing.list_models(
+                    self._catalog,
+                    listing.chosen(generation.providers, request.providers),
+                    config.listing,
+                    config.aliases,
+                    refresh=request.refresh,
+                )
+            finally:
+                self._generations.release(generation)
+        except Exception as exc:  # every failure becomes a status
+            await _abort(context, exc, request_id)
 
     def _deadline(self, context: Context) -> float | None:
         remaining = context.time_remaining()

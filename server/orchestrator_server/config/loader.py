@@ -42,8 +42,11 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(
             source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]
         ) from None
-    if data is None:
-        data = {}
+    return config_from_data({} if data is None else data, source)
+
+
+def config_from_data(data: object, source: str = "<config>") -> Config:
+    """Validates parsed YAML (or an equivalent structure) into a Config."""
     if not isinstance(data, dict):
         raise ConfigError(source, ["the top level must be a mapping"])
     try:

@@ -137,3 +137,23 @@ class DeadlineExceeded(GatewayError):
 
 class NotImplementedYet(GatewayError):
     """An RPC of the contract whose implementation has not landed."""
+
+
+class ConfigRejected(GatewayError):
+    """A new configuration that failed validation or could not be built; nothing changed.
+    Each problem starts with the key path (`providers[1].model: Field required`)."""
+
+    def __init__(self, source: str, problems: list[str], *, field: str) -> None:
+        super().__init__(f"configuration rejected ({source}): " + "; ".join(problems))
+        self.source = source
+        self.problems = tuple(problems)
+        self.field = field  # the request field that carried the configuration
+
+
+class ConfigFileRejected(ConfigRejected):
+    """The server's own configuration file is unusable (or there is none): the request was
+    fine, the server's state is not."""
+
+
+class Unauthenticated(GatewayError):
+    """The caller did not present the credentials a service requires."""

@@ -28,6 +28,7 @@ from orchestrator_server.providers.http.errors import (
 )
 from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
+from orchestrator_server.providers.listing import MAX_PAGES, ids_of
 
 FINISH_REASONS = {
     "end_turn": FinishReason.STOP,
@@ -144,6 +145,24 @@ class AnthropicProvider(HttpAdapter):
 
     async def check_health(self) -> None:
         await self.call("GET", self._models_url, headers=self._headers, timeout=10.0)
+
+    async def list_models(self, *, timeout: float) -> list[str]:
+        """All pages of /v1/models (newest first), following `last_id` while `has_more`."""
+        models: list[str] = []
+        params = {"limit": "1000"}
+        for _ in range(MAX_PAGES):
+            reply = await self.call(
+                "GET", self._models_url, headers=self._headers, params=params, timeout=timeout
+            )
+            data = reply.json()
+            if not isinstance(data, dict):
+                break
+            models += ids_of(data.get("data"))
+            last = data.get("last_id")
+            if data.get("has_more") is not True or not isinstance(last, str) or not last:
+                break
+            params = {"limit": "1000", "after_id": last}
+        return list(dict.fromkeys(models))
 
     @staticmethod
     def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:

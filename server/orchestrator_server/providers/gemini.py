@@ -41,6 +41,7 @@ from orchestrator_server.providers.http.errors import (
 )
 from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
+from orchestrator_server.providers.listing import MAX_PAGES, ids_of
 
 FINISH_REASONS = {
     "STOP": FinishReason.STOP,
@@ -169,6 +170,25 @@ class GeminiProvider(HttpAdapter):
     async def check_health(self) -> None:
         await self.call("GET", f"{self._root}/models", headers=self._headers, timeout=10.0)
 
+    async def list_models(self, *, timeout: float) -> list[str]:
+        """Models that can generate content (embedders are listed too), all pages; ids
+        without the `models/` prefix, as generateContent URLs take them."""
+        models: list[str] = []
+        params = {"pageSize": "1000"}
+        for _ in range(MAX_PAGES):
+            reply = await self.call(
+                "GET", f"{self._root}/models", headers=self._headers, params=params, timeout=timeout
+            )
+            data = reply.json()
+            if not isinstance(data, dict):
+                break
+            models += ids_of(data.get("models"), "name", keep=_generates, strip_prefix="models/")
+            token = data.get("nextPageToken")
+            if not isinstance(token, str) or not token:
+                break
+            params = {"pageSize": "1000", "pageToken": token}
+        return list(dict.fromkeys(models))
+
     @classmethod
     def stray_error(cls, raw: bytes) -> ProviderError:
         body = error_body(raw)
@@ -216,6 +236,11 @@ class SseLines:
                 yield line
             elif len(self.stray) < _STRAY_LIMIT:
                 self.stray += line
+
+
+def _generates(model: dict[str, Any]) -> bool:
+    methods = model.get("supportedGenerationMethods")
+    return not isinstance(methods, list) or "generateContent" in methods
 
 
 def parse_chunk(data: dict[str, Any]) -> StreamChunk:

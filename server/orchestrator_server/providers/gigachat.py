@@ -38,6 +38,7 @@ from orchestrator_server.providers.http.errors import (
 )
 from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
+from orchestrator_server.providers.listing import ids_of
 from orchestrator_server.providers.openai import openai_usage
 
 FINISH_REASONS = {
@@ -142,6 +143,13 @@ class GigaChatProvider(HttpAdapter):
 
     async def check_health(self) -> None:
         await self._call("GET", self._models_url, None, 10.0)
+
+    async def list_models(self, *, timeout: float) -> list[str]:
+        data = (await self._call("GET", self._models_url, None, timeout)).json()
+        return ids_of(
+            data.get("data") if isinstance(data, dict) else None,
+            keep=lambda item: item.get("type", "chat") == "chat",
+        )
 
     async def _call(self, method: str, url: str, body: Any, timeout: float) -> HttpReply:
         """One API call with a current token; a 401 (the token expired or was revoked early)

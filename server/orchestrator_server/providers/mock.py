@@ -111,6 +111,10 @@ class MockProvider:
             kind, message, status = _FAILURES[self.options.mode]
             raise ProviderError(kind, message, http_status=status)
 
+    async def list_models(self, *, timeout: float) -> list[str]:
+        await self.check_health()  # fails as its mode says; error_rate is for generation only
+        return list(dict.fromkeys((self._spec.model, *self._spec.models)))
+
     async def aclose(self) -> None:
         self.closed = True
 

@@ -32,6 +32,7 @@ from orchestrator_server.providers.http.errors import (
 )
 from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_ndjson
+from orchestrator_server.providers.listing import ids_of
 
 # "load" and "unload" only answer empty-prompt calls, which the gateway never makes.
 FINISH_REASONS = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
@@ -113,6 +114,11 @@ class OllamaProvider(HttpAdapter):
     async def check_health(self) -> None:
         # Listing local models is free; a completion would load a model into memory.
         await self.call("GET", self._tags_url, headers=self._headers, timeout=HEALTH_TIMEOUT)
+
+    async def list_models(self, *, timeout: float) -> list[str]:
+        reply = await self.call("GET", self._tags_url, headers=self._headers, timeout=timeout)
+        data = reply.json()
+        return ids_of(data.get("models") if isinstance(data, dict) else None, "name")
 
     @staticmethod
     def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:

@@ -26,6 +26,7 @@ from orchestrator_server.providers.http.errors import (
 )
 from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
+from orchestrator_server.providers.listing import ids_of
 
 FINISH_REASONS = {
     "stop": FinishReason.STOP,
@@ -142,6 +143,13 @@ class OpenAIProvider(HttpAdapter):
         await self.call(
             "GET", self._models_url, headers=self._headers, params=self._params, timeout=10.0
         )
+
+    async def list_models(self, *, timeout: float) -> list[str]:
+        reply = await self.call(
+            "GET", self._models_url, headers=self._headers, params=self._params, timeout=timeout
+        )
+        data = reply.json()
+        return ids_of(data.get("data") if isinstance(data, dict) else None)
 
     @staticmethod
     def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:

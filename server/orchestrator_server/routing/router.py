@@ -72,6 +72,15 @@ class Router:
     def providers(self) -> Sequence[Provider]:
         return self._providers
 
+    @property
+    def config(self) -> RouterConfig:
+        return self._config
+
+    @property
+    def slots(self) -> Sequence[Slot]:
+        """One per provider, in configuration order (a reload carries stats between them)."""
+        return self._slots
+
     def _plan(self, route: RouteOptions) -> Plan:
         candidates = self._resolver.resolve(route)
         strategy = self._strategies[route.strategy or self._config.strategy]

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from orchestrator.v1 import generate_pb2 as orchestrator_dot_v1_dot_generate__pb2
+from orchestrator.v1 import listing_pb2 as orchestrator_dot_v1_dot_listing__pb2
 from orchestrator.v1 import metrics_pb2 as orchestrator_dot_v1_dot_metrics__pb2
 from orchestrator.v1 import retrieve_pb2 as orchestrator_dot_v1_dot_retrieve__pb2
 from orchestrator.v1 import validate_key_pb2 as orchestrator_dot_v1_dot_validate__key__pb2
@@ -64,6 +65,16 @@ class OrchestratorServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_metrics__pb2.GetMetricsRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_metrics__pb2.GetMetricsResponse.FromString,
                 _registered_method=True)
+        self.ListProviders = channel.unary_unary(
+                '/orchestrator.v1.OrchestratorService/ListProviders',
+                request_serializer=orchestrator_dot_v1_dot_listing__pb2.ListProvidersRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_listing__pb2.ListProvidersResponse.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/orchestrator.v1.OrchestratorService/ListModels',
+                request_serializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -108,6 +119,21 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListProviders(self, request, context):
+        """Lists the configured providers with their models, health, circuit state and weight.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Lists the models each provider offers (from its listing endpoint, cached, or the
+        configuration), each with the `provider/model` name to put in GenerateRequest.model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +161,16 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.GetMetrics,
                     request_deserializer=orchestrator_dot_v1_dot_metrics__pb2.GetMetricsRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_metrics__pb2.GetMetricsResponse.SerializeToString,
+            ),
+            'ListProviders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProviders,
+                    request_deserializer=orchestrator_dot_v1_dot_listing__pb2.ListProvidersRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_listing__pb2.ListProvidersResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +310,60 @@ class OrchestratorService:
             '/orchestrator.v1.OrchestratorService/GetMetrics',
             orchestrator_dot_v1_dot_metrics__pb2.GetMetricsRequest.SerializeToString,
             orchestrator_dot_v1_dot_metrics__pb2.GetMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProviders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.OrchestratorService/ListProviders',
+            orchestrator_dot_v1_dot_listing__pb2.ListProvidersRequest.SerializeToString,
+            orchestrator_dot_v1_dot_listing__pb2.ListProvidersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.OrchestratorService/ListModels',
+            orchestrator_dot_v1_dot_listing__pb2.ListModelsRequest.SerializeToString,
+            orchestrator_dot_v1_dot_listing__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,103 @@
+"""ListProviders and ListModels: from the domain's view of the current generation to proto."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+from google.protobuf import timestamp_pb2
+
+from orchestrator.v1 import common_pb2, listing_pb2
+from orchestrator_server.api.convert import CIRCUIT, HEALTH, PROVIDER_KINDS
+from orchestrator_server.config.reload import ListingConfig
+from orchestrator_server.domain.errors import NotFound
+from orchestrator_server.providers.base import Provider
+from orchestrator_server.providers.catalog import ModelCatalog, ModelSource, ProviderModels
+from orchestrator_server.reload.generation import Generation
+
+SOURCE = {
+    ModelSource.PROVIDER: listing_pb2.MODEL_SOURCE_PROVIDER,
+    ModelSource.CONFIG: listing_pb2.MODEL_SOURCE_CONFIG,
+}
+
+
+def _kind(kind: str) -> common_pb2.ProviderKind:
+    return PROVIDER_KINDS.get(kind, common_pb2.PROVIDER_KIND_UNSPECIFIED)
+
+
+def list_providers(generation: Generation) -> listing_pb2.ListProvidersResponse:
+    infos = []
+    for slot in generation.router.slots:
+        snap = slot.snapshot()
+        infos.append(
+            listing_pb2.ProviderInfo(
+                name=slot.name,
+                kind=_kind(slot.spec.kind),
+                model=slot.spec.model,
+                models=slot.spec.models,
+                health=HEALTH[snap.health],
+                circuit_state=CIRCUIT[snap.circuit_state],
+                weight=slot.spec.weight,
+            )
+        )
+    return listing_pb2.ListProvidersResponse(providers=infos, config_generation=generation.number)
+
+
+def chosen(providers: Sequence[Provider], names: Sequence[str]) -> list[Provider]:
+    """The providers a request names (all when none), or NotFound for the first unknown."""
+    if not names:
+        return list(providers)
+    by_name = {p.spec.name: p for p in providers}
+    for i, name in enumerate(names):
+        if name not in by_name:
+            raise NotFound(
+                f"no provider named {name!r}",
+                field=f"providers[{i}]",
+                resource_type="provider",
+                name=name,
+            )
+    return [by_name[name] for name in dict.fromkeys(names)]
+
+
+async def list_models(
+    catalog: ModelCatalog,
+    providers: Sequence[Provider],
+    config: ListingConfig,
+    aliases: Mapping[str, Sequence[str]],
+    *,
+    refresh: bool,
+) -> listing_pb2.ListModelsResponse:
+    listings = await asyncio.gather(
+        *(catalog.models(p, config, refresh=refresh) for p in providers)
+    )
+    response = listing_pb2.ListModelsResponse(
+        aliases=[listing_pb2.ModelAlias(name=a, targets=t) for a, t in aliases.items()]
+    )
+    for listing in listings:
+        response.providers.append(_provider_listing(listing))
+        response.models.extend(
+            listing_pb2.ListedModel(
+                name=m.name,
+                provider=m.provider,
+                model=m.model,
+                is_default=m.is_default,
+                configured=m.configured,
+                source=SOURCE[m.source],
+            )
+            for m in listing.models()
+        )
+    return response
+
+
+def _provider_listing(listing: ProviderModels) -> listing_pb2.ProviderModelListing:
+    out = listing_pb2.ProviderModelListing(
+        provider=listing.spec.name,
+        kind=_kind(listing.spec.kind),
+        source=SOURCE[listing.source],
+        error=listing.error or "",
+    )
+    if listing.fetched_at is not None:
+        at = timestamp_pb2.Timestamp()
+        at.FromNanoseconds(int(listing.fetched_at * 1e9))
+        out.fetched_at.CopyFrom(at)
+    return out

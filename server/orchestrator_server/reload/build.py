@@ -1,0 +1,175 @@
+"""Building a generation from a configuration: the one place a Router is made, reuse of
+providers that did not change, and carrying stats over to the providers that survive."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from orchestrator_server.config.models import Config
+from orchestrator_server.config.providers import HttpProviderBase, ProviderConfig
+from orchestrator_server.providers.base import Provider
+from orchestrator_server.providers.registry import build_provider
+from orchestrator_server.reload.generation import Generation, close_providers
+from orchestrator_server.routing.router import Router
+
+log = logging.getLogger(__name__)
+
+
+def router_for(providers: Sequence[Provider], config: Config) -> Router:
+    """The Router of a configuration, at start and on every reload (wire new Router
+    arguments here, once)."""
+    return Router(providers, config.router, config.aliases)
+
+
+def fingerprint(config: ProviderConfig) -> str:
+    """A digest of everything a provider is built from: its configuration, the current value
+    of its key variable and the content of its CA bundle. Equal digests: the provider object
+    (and its open connections) can be kept across a reload. The key never leaves the hash."""
+    digest = hashlib.sha256(config.model_dump_json().encode())
+    if isinstance(config, HttpProviderBase):
+        if config.api_key_env is not None:
+            key = os.environ.get(config.api_key_env, "")
+            digest.update(b"\0key\0" + hashlib.sha256(key.encode()).digest())
+        if config.ca_bundle is not None:
+            try:
+                digest.update(b"\0ca\0" + config.ca_bundle.read_bytes())
+            except OSError:
+                digest.update(b"\0ca-unreadable\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class Changes:
+    """What a new generation changes, by provider name, in configuration order."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    restart_required: list[str] = field(default_factory=list)
+    metrics_preserved: bool = False
+
+    def summary(self) -> str:
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (
+                ("added", self.added),
+                ("removed", self.removed),
+                ("changed", self.changed),
+                ("unchanged", self.unchanged),
+            )
+            if names
+        ]
+        parts.append("stats kept" if self.metrics_preserved else "stats reset")
+        if self.restart_required:
+            parts.append(f"needs a restart to apply: {', '.join(self.restart_required)}")
+        return "; ".join(parts)
+
+
+def first_generation(config: Config, providers: Sequence[Provider] | None = None) -> Generation:
+    """Generation 1. Raises ProviderSetupError for a provider that cannot be built."""
+    if providers is not None:
+        return Generation(1, config, router_for(providers, config), {})
+    built: list[Provider] = []
+    fingerprints: dict[str, str | None] = {}
+    for i, entry in enumerate(config.providers):
+        if entry.enabled:
+            built.append(build_provider(entry, f"providers[{i}]"))
+            fingerprints[entry.name] = fingerprint(entry)
+    return Generation(1, config, router_for(built, config), fingerprints)
+
+
+async def next_generation(
+    old: Generation, config: Config, *, preserve_metrics: bool
+) -> tuple[Generation, Changes, list[Provider]]:
+    """Builds the generation that follows `old` without touching it. Returns it, what it
+    changes, and the providers built for it (to close if it is never used). Raises
+    ProviderSetupError after closing what it built."""
+    previous = {p.spec.name: p for p in old.providers}
+    changes = Changes(metrics_preserved=preserve_metrics)
+    providers: list[Provider] = []
+    built: list[Provider] = []
+    fingerprints: dict[str, str | None] = {}
+    try:
+        for i, entry in enumerate(config.providers):
+            if not entry.enabled:
+                continue
+            digest = fingerprint(entry)
+            fingerprints[entry.name] = digest
+            kept = previous.get(entry.name)
+            if kept is not None and old.fingerprints.get(entry.name) == digest:
+                providers.append(kept)
+                changes.unchanged.append(entry.name)
+                continue
+            provider = build_provider(entry, f"providers[{i}]")
+            built.append(provider)
+            providers.append(provider)
+            (changes.changed if kept is not None else changes.added).append(entry.name)
+        router = router_for(providers, config)
+    except BaseException:
+        await close_providers(built)
+        raise
+    names = set(fingerprints)
+    changes.removed = [name for name in previous if name not in names]
+    changes.restart_required = restart_required(old.config, config)
+    carry_stats(old, router, changes, preserve_metrics=preserve_metrics)
+    return Generation(old.number + 1, config, router, fingerprints), changes, built
+
+
+def carry_stats(
+    old: Generation, router: Router, changes: Changes, *, preserve_metrics: bool
+) -> None:
+    """Surviving names keep their stats object (shared, so calls still running on the old
+    generation count in it too). The circuit is kept only for an unchanged provider: a
+    changed one (a rotated key, a new URL) gets a closed circuit and a fresh health window,
+    since the change is usually the fix."""
+    old_slots = {slot.name: slot for slot in old.router.slots}
+    same_health = old.config.router.health == router.config.health
+    same_breaker = old.config.router.circuit_breaker == router.config.circuit_breaker
+    unchanged = set(changes.unchanged)
+    for slot in router.slots:
+        before = old_slots.get(slot.name)
+        if before is None:
+            continue
+        if before.spec.model != slot.spec.model or before.spec.kind != slot.spec.kind:
+            log.warning(
+                "provider %s now serves %s %s (was %s %s)%s",
+                slot.name,
+                slot.spec.kind,
+                slot.spec.model,
+                before.spec.kind,
+                before.spec.model,
+                "; its stats so far are kept" if preserve_metrics else "",
+            )
+        if not preserve_metrics:
+            continue
+        if not same_health:
+            log.warning("provider %s: router.health changed, so its stats restart", slot.name)
+            continue
+        slot.stats = before.stats
+        if slot.name in unchanged and same_breaker:
+            slot.breaker = before.breaker
+        else:
+            slot.stats.reset_health()
+
+
+# Sections read once at start: a reload reports their changes rather than applying them.
+_STARTUP_SECTIONS = ("server", "logging", "reload")
+_APPLIED_LIVE = frozenset({"reload.preserve_metrics"})  # read at each reload
+
+
+def restart_required(old: Config, new: Config) -> list[str]:
+    changed: list[str] = []
+    for section in _STARTUP_SECTIONS:
+        before = getattr(old, section).model_dump()
+        after = getattr(new, section).model_dump()
+        changed += [
+            f"{section}.{key}"
+            for key in after
+            if before.get(key) != after[key] and f"{section}.{key}" not in _APPLIED_LIVE
+        ]
+    return changed

@@ -1,0 +1,60 @@
+"""What the reload tests share: configs as dicts (to send as YAML), an admin stub, a gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from orchestrator.v1 import admin_pb2, admin_pb2_grpc
+from orchestrator_server.config import Config
+from orchestrator_server.providers.base import Provider
+from tests.helpers import Running
+
+KEY_ENV = "ORCH_TEST_RELOAD_KEY"
+
+
+def config_data(*providers: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    router = sections.pop("router", {})
+    return {
+        "server": {"address": "127.0.0.1:0"},
+        "router": {"strategy": "round-robin", **router},
+        "providers": list(providers),
+        **sections,
+    }
+
+
+def as_config(data: dict[str, Any]) -> Config:
+    return Config.model_validate(data)
+
+
+def openai_entry(name: str, base_url: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "openai",
+        "model": "gpt-4o-mini",
+        "base_url": f"{base_url}/v1",
+        "retries": 0,
+        **fields,
+    }
+
+
+def admin(server: Running) -> admin_pb2_grpc.AdminServiceStub:
+    return admin_pb2_grpc.AdminServiceStub(server.channel)
+
+
+async def apply(
+    server: Running, data: dict[str, Any], *, preserve_metrics: bool = True
+) -> admin_pb2.ReloadResult:
+    reply = await admin(server).ApplyConfig(
+        admin_pb2.ApplyConfigRequest(
+            config_yaml=yaml.safe_dump(data), preserve_metrics=preserve_metrics
+        )
+    )
+    return reply.result
+
+
+def session_open(provider: Provider) -> bool:
+    """Whether an HTTP adapter still holds its connection pool."""
+    session = provider.client._session  # type: ignore[attr-defined]
+    return session is not None and not session.closed
