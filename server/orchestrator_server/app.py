@@ -18,6 +18,7 @@ from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.registry import ProviderSetupError, build_providers
 from orchestrator_server.routing.router import Router
+from orchestrator_server.validation.service import KeyValidationService
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class App:
             raise StartupError(str(exc)) from None
         self.providers = list(built)
         self.router = Router(self.providers, config.router, config.aliases)
+        self.key_validation = KeyValidationService(config.validate_key, config.providers)
         self.health = HealthService()
         self.port = 0
         self._server: grpc.aio.Server | None = None
@@ -68,7 +70,8 @@ class App:
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            OrchestratorServicer(self.router, limits), server
+            OrchestratorServicer(self.router, limits, key_validation=self.key_validation),
+            server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if self.config.server.reflection:
@@ -99,6 +102,7 @@ class App:
         if self._server is not None:
             await self._server.stop(grace)
         await self.router.aclose()
+        await self.key_validation.aclose()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

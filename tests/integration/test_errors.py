@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from orchestrator.v1 import generate_pb2, metrics_pb2, retrieve_pb2, validate_key_pb2
+from orchestrator.v1 import common_pb2, generate_pb2, metrics_pb2, retrieve_pb2, validate_key_pb2
 from orchestrator_server.api.errors import STATUS_TABLE
 from orchestrator_server.config import Config
 from tests.helpers import Running, detail, error_reason, make_config, mock_provider, running, trail
@@ -34,6 +34,14 @@ def _generate(request: generate_pb2.GenerateRequest = PROMPT) -> Callable[[Runni
 async def _stream(server: Running) -> None:
     async for _ in server.stub.GenerateStream(generate_pb2.GenerateStreamRequest(prompt="hi")):
         pass
+
+
+async def _validate_twice(server: Running) -> None:
+    request = validate_key_pb2.ValidateKeyRequest(
+        provider=common_pb2.PROVIDER_KIND_MOCK, api_key="demo-key"
+    )
+    await server.stub.ValidateKey(request)  # the one token of the bucket
+    await server.stub.ValidateKey(request)
 
 
 ROWS = [
@@ -95,9 +103,16 @@ ROWS = [
     Row(
         "NotImplementedYet",
         make_config(mock_provider("a")),
-        lambda s: s.stub.ValidateKey(validate_key_pb2.ValidateKeyRequest()),
+        lambda s: s.stub.Retrieve(retrieve_pb2.RetrieveRequest(collection="docs", query="q")),
         grpc.StatusCode.UNIMPLEMENTED,
         "NOT_IMPLEMENTED",
+    ),
+    Row(
+        "GatewayRateLimited",
+        make_config(mock_provider("a"), validate_key={"rate_limit": {"rate": 0.001, "burst": 1}}),
+        _validate_twice,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "GATEWAY_RATE_LIMITED",
     ),
 ]
 
