@@ -32,6 +32,7 @@ from orchestrator_server.validation.yandexgpt import YandexGptValidator
 log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
+REPLY_MARGIN_S = 0.05
 
 
 def default_validators() -> dict[str, Validator]:
@@ -79,10 +80,11 @@ class KeyValidationService:
             raise GatewayRateLimited(
                 "too many ValidateKey calls; see validate_key.rate_limit", retry_after=wait
             )
-        budget = Budget(
-            self._timeout if time_left is None else max(0.0, min(self._timeout, time_left)),
-            self._clock,
-        )
+        seconds = self._timeout
+        if time_left is not None:
+            # End a little before the caller's deadline, so the verdict still reaches it.
+            seconds = max(0.0, min(seconds, time_left - REPLY_MARGIN_S))
+        budget = Budget(seconds, self._clock)
         try:
             result = await self._validators[check.kind].validate(check, target, budget)
         except Exception as exc:  # a bug: its text may hold anything, the key included

@@ -19,6 +19,7 @@ from tests.emulators.openai import QUOTA_ERROR, OpenAIEmulator
 from tests.helpers import running
 from tests.integration.validation.common import (
     INVALID_API_KEY,
+    KINDS,
     NETWORK_TIMEOUT,
     PERMISSION_DENIED,
     PROVIDER_ERROR,
@@ -234,3 +235,15 @@ async def test_redirects_are_not_followed() -> None:
         assert target.requests == []  # the key never went to the other host
     expect(response, PROVIDER_ERROR)
     assert "redirect" in response.message
+
+
+async def test_a_short_caller_deadline_still_gets_a_verdict() -> None:
+    async for emulator in started(_openai()):
+        emulator.set(mode="hang")
+        url = emulator.base_url + "/v1"
+        async with running(validation_config({"openai": [url]}, timeout=30)) as server:
+            request = validate_key_pb2.ValidateKeyRequest(
+                provider=KINDS["openai"], api_key=KEY, base_url=url
+            )
+            response = await server.stub.ValidateKey(request, timeout=0.5)
+    expect(response, NETWORK_TIMEOUT)
