@@ -27,6 +27,7 @@ from orchestrator_server.reload.generation import Generations
 from orchestrator_server.reload.reloader import Reloader, ReloadHook
 from orchestrator_server.reload.watch import ConfigWatcher
 from orchestrator_server.routing.router import Router
+from orchestrator_server.validation.service import KeyValidationService
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class App:
         path = None if config_path is None else Path(config_path)
         self.reloader = Reloader(self.generations, config_path=path)
         self.catalog = ModelCatalog()
+        self.key_validation = KeyValidationService(config.validate_key, config.providers)
+        self.reloader.hooks.append(self._reconfigure_key_validation)
         self.health = HealthService()
         admin = config.reload.admin
         self._admin_token = _admin_token(admin.token_env) if admin.enabled else None
@@ -95,6 +98,10 @@ class App:
         """Called after each applied reload with the provider names now serving."""
         return self.reloader.hooks
 
+    def _reconfigure_key_validation(self, _names: Sequence[str]) -> None:
+        config = self.generations.current.config
+        self.key_validation.reconfigure(config.validate_key, config.providers)
+
     async def start(self) -> int:
         limits = self.config.server.limits
         server = grpc.aio.server(
@@ -110,7 +117,10 @@ class App:
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            OrchestratorServicer(self.generations, limits, self.catalog), server
+            OrchestratorServicer(
+                self.generations, limits, self.catalog, key_validation=self.key_validation
+            ),
+            server,
         )
         services = [SERVICE_NAME]
         if self.config.reload.admin.enabled:
@@ -152,6 +162,7 @@ class App:
         if self._server is not None:
             await self._server.stop(grace)
         await self.generations.aclose()
+        await self.key_validation.aclose()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

@@ -24,6 +24,27 @@ ERRORS: dict[int, tuple[str, str]] = {
     504: ("timeout_error", "Request timed out"),
     529: ("overloaded_error", "Overloaded"),
 }
+# GET /v1/models entries (reference §5), newest first as the API lists them.
+MODELS: list[dict[str, Any]] = [
+    {
+        "type": "model",
+        "id": "claude-sonnet-4-5",
+        "display_name": "Claude Sonnet 4.5",
+        "created_at": "2025-09-29T00:00:00Z",
+    },
+    {
+        "type": "model",
+        "id": "claude-opus-4-1",
+        "display_name": "Claude Opus 4.1",
+        "created_at": "2025-08-05T00:00:00Z",
+    },
+    {
+        "type": "model",
+        "id": "claude-3-5-haiku-20241022",
+        "display_name": "Claude Haiku 3.5",
+        "created_at": "2024-10-22T00:00:00Z",
+    },
+]
 # An empty prepaid balance comes back as a 400, not a 402 (public reports, e.g.
 # anthropics/claude-code#4684).
 CREDIT_MESSAGE = (
@@ -61,7 +82,7 @@ class AnthropicEmulator(Emulator):
     """Extra switches: `stop_reason` for replies, `thinking` to put a thinking block (which
     is not text) before the text, `ping_every` text deltas a ping, `send_message_stop`
     False to end a stream cleanly but without its terminator, `expected_key` to answer 401
-    to any other x-api-key."""
+    to any other x-api-key, `models_listed` for what GET /v1/models pages through."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,6 +92,7 @@ class AnthropicEmulator(Emulator):
         self.send_message_stop = True
         self.input_tokens = 11
         self.expected_key: str | None = None
+        self.models_listed: list[dict[str, Any]] = [dict(m) for m in MODELS]
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self.messages), web.get("/v1/models", self.models)]
@@ -82,19 +104,29 @@ class AnthropicEmulator(Emulator):
         rejected = self._check_headers(request)
         if rejected is not None:
             return rejected
+        # Pages as the real listing does: newest first, `limit` (default 20) per page,
+        # `after_id` for the next one.
+        models = self.models_listed
+        after = request.query.get("after_id")
+        if after is not None:
+            ids = [m["id"] for m in models]
+            models = models[ids.index(after) + 1 :] if after in ids else []
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            return self._json(
+                error_obj("invalid_request_error", "limit: Input should be between 1 and 1000"),
+                status=400,
+            )
+        page = models[:limit]
         return self._json(
             {
-                "data": [
-                    {
-                        "type": "model",
-                        "id": "claude-sonnet-4-5",
-                        "display_name": "Claude Sonnet 4.5",
-                        "created_at": "2025-09-29T00:00:00Z",
-                    }
-                ],
-                "has_more": False,
-                "first_id": "claude-sonnet-4-5",
-                "last_id": "claude-sonnet-4-5",
+                "data": page,
+                "has_more": len(models) > limit,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
             }
         )
 

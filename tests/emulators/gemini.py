@@ -61,6 +61,45 @@ ERRORS: dict[int, dict[str, Any]] = {
         504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."
     ),
 }
+# GET /v1beta/models entries (reference §6), as the API describes each model.
+MODELS: list[dict[str, Any]] = [
+    {
+        "name": "models/gemini-2.0-flash",
+        "version": "2.0",
+        "displayName": "Gemini 2.0 Flash",
+        "description": "Gemini 2.0 Flash",
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 8192,
+        "supportedGenerationMethods": ["generateContent", "countTokens", "createCachedContent"],
+        "temperature": 1,
+        "topP": 0.95,
+        "topK": 40,
+        "maxTemperature": 2,
+    },
+    {
+        "name": "models/gemini-2.5-pro",
+        "version": "2.5",
+        "displayName": "Gemini 2.5 Pro",
+        "description": "Stable release of Gemini 2.5 Pro",
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 65536,
+        "supportedGenerationMethods": ["generateContent", "countTokens", "createCachedContent"],
+        "temperature": 1,
+        "topP": 0.95,
+        "topK": 64,
+        "maxTemperature": 2,
+        "thinking": True,
+    },
+    {
+        "name": "models/text-embedding-004",
+        "version": "004",
+        "displayName": "Text Embedding 004",
+        "description": "Obtain a distributed representation of a text.",
+        "inputTokenLimit": 2048,
+        "outputTokenLimit": 1,
+        "supportedGenerationMethods": ["embedContent"],
+    },
+]
 API_KEY_INVALID = google_error(
     400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", "API_KEY_INVALID"
 )
@@ -80,7 +119,8 @@ class GeminiEmulator(Emulator):
     - stream_error_body / stream_error_raw: the in-stream error of mode "stream_error", and
       whether it is written as bare multi-line JSON instead of a `data:` frame;
     - newline: the SSE line end;
-    - reply_body: answer 200 with exactly these bytes (odd replies the adapter must judge)."""
+    - reply_body: answer 200 with exactly these bytes (odd replies the adapter must judge);
+    - models_listed: what GET /{version}/models pages through (pageSize, pageToken)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,6 +132,7 @@ class GeminiEmulator(Emulator):
         self.stream_error_raw = False
         self.newline = b"\r\n"
         self.reply_body: bytes | None = None
+        self.models_listed: list[dict[str, Any]] = [dict(m) for m in MODELS]
 
     def routes(self) -> list[web.RouteDef]:
         # "{target}" is "<model>:<method>": aiohttp matches the colon inside one segment.
@@ -138,21 +179,21 @@ class GeminiEmulator(Emulator):
                 key=request.headers.get("x-goog-api-key", ""),
                 model="",
             )
-        return web.json_response(
-            {
-                "models": [
-                    {
-                        "name": "models/gemini-2.0-flash",
-                        "version": "2.0",
-                        "displayName": "Gemini 2.0 Flash",
-                        "inputTokenLimit": 1048576,
-                        "outputTokenLimit": 8192,
-                        "supportedGenerationMethods": ["generateContent", "countTokens"],
-                    }
-                ],
-                "nextPageToken": "",
-            }
-        )
+        # Pages of `pageSize` (default 50); `nextPageToken` only while more remain.
+        try:
+            start = int(request.query.get("pageToken") or 0)
+            size = int(request.query.get("pageSize") or 50)
+        except ValueError:
+            start, size = -1, 0
+        if start < 0 or not 1 <= size <= 1000:
+            return self._error(
+                Behaviour(mode="error", status=400),
+                google_error(400, "INVALID_ARGUMENT", "Invalid page token or page size."),
+            )
+        page: dict[str, Any] = {"models": self.models_listed[start : start + size]}
+        if start + size < len(self.models_listed):
+            page["nextPageToken"] = str(start + size)
+        return web.json_response(page)
 
     async def models_call(self, request: web.Request) -> web.StreamResponse:
         behaviour = await self.record(request)

@@ -3,7 +3,8 @@
 The OAuth side issues a fresh token per call and checks what the real one checks (Basic key,
 a uuid RqUID, the form body and its scope); the API side accepts only tokens it issued that
 have not expired by `clock`. `Behaviour` drives the API routes only; OAuth has its own
-switches (`oauth_error`, `oauth_delay`, `token_lifetime`, `expiry_unit`, `token_shape`)."""
+switches (`oauth_error`, `oauth_delay`, `scope_failures`, `token_lifetime`, `expiry_unit`,
+`token_shape`)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ class GigaChatEmulator(Emulator):
         self.oauth_error: str | None = None  # a key of OAUTH_ERRORS, for every OAuth call
         self.oauth_retry_after: str | None = None
         self.oauth_delay = 0.0  # seconds before the OAuth reply
+        # Per requested scope: a key of OAUTH_ERRORS to answer, or "hang" to never answer.
+        self.scope_failures: dict[str, str] = {}
         self.reject_next = 0  # the next N API calls answer 401 whatever their token
         self.tokens: dict[str, float] = {}  # issued token -> expiry (epoch seconds)
 
@@ -89,7 +92,10 @@ class GigaChatEmulator(Emulator):
         )
         if self.oauth_delay:
             await asyncio.sleep(self.oauth_delay)
-        failure = self._oauth_failure(request, body)
+        scripted = self.scope_failures.get(parse_qs(body.decode()).get("scope", [""])[0])
+        if scripted == "hang":
+            await asyncio.Event().wait()
+        failure = scripted or self._oauth_failure(request, body)
         if failure is not None:
             status, error = OAUTH_ERRORS[failure]
             headers = {"Retry-After": self.oauth_retry_after} if self.oauth_retry_after else {}

@@ -1,4 +1,5 @@
-"""Ollama's native API (`/api/chat`, `/api/tags`), per the wire-format reference §3."""
+"""Ollama's native API (`/api/chat`, `/api/tags`, `/api/version`), per the wire-format
+reference §3."""
 
 from __future__ import annotations
 
@@ -41,9 +42,14 @@ class OllamaEmulator(Emulator):
         self.done_reason = "stop"
         self.send_done = True
         self.require_key: str | None = None
+        self.server_version = "0.12.6"  # what GET /api/version reports
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/api/chat", self.chat), web.get("/api/tags", self.tags)]
+        return [
+            web.post("/api/chat", self.chat),
+            web.get("/api/tags", self.tags),
+            web.get("/api/version", self.version),
+        ]
 
     def _refused(self, request: web.Request, behaviour: Behaviour) -> web.Response | None:
         if behaviour.mode == "error":
@@ -52,6 +58,13 @@ class OllamaEmulator(Emulator):
         if self.require_key is not None and request.headers.get("Authorization") != expected:
             return web.json_response({"error": "unauthorized"}, status=401)
         return None
+
+    async def version(self, request: web.Request) -> web.Response:
+        behaviour = await self.record(request)
+        refused = self._refused(request, behaviour)
+        if refused is not None:
+            return refused
+        return web.json_response({"version": self.server_version})
 
     async def tags(self, request: web.Request) -> web.Response:
         behaviour = await self.record(request)

@@ -1,8 +1,13 @@
-"""OpenAI Chat Completions (and Azure's deployment URLs), per the wire-format reference §4, §7."""
+"""OpenAI Chat Completions (and Azure's deployment URLs), per the wire-format reference §4, §7,
+and the model listing (`GET /v1/models`, `GET /v1/models/{model}`).
+
+Switches besides the Behaviour: `api_key` answers 401 invalid_api_key to any other
+`Authorization: Bearer` key; `models` is what the listing holds."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -42,32 +47,71 @@ QUOTA_ERROR = {
 }
 
 
+# Model objects as GET /v1/models lists them (reference §4: id, object, created, owned_by).
+MODELS: list[dict[str, Any]] = [
+    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+    {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"},
+    {
+        "id": "text-embedding-3-small",
+        "object": "model",
+        "created": 1705948997,
+        "owned_by": "system",
+    },
+]
+
+
 class OpenAIEmulator(Emulator):
+    def __init__(self) -> None:
+        super().__init__()
+        self.api_key: str | None = None
+        self.models_listed: list[dict[str, Any]] = [dict(m) for m in MODELS]
+
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/v1/chat/completions", self.chat),
             web.post("/openai/deployments/{deployment}/chat/completions", self.chat),
             web.get("/v1/models", self.models),
             web.get("/openai/models", self.models),
+            web.get("/v1/models/{model}", self.model),
         ]
+
+    def _refused(self, request: web.Request, behaviour: Behaviour) -> web.Response | None:
+        if behaviour.mode == "error":
+            return self.error_response(behaviour, {"error": ERRORS.get(behaviour.status, {})})
+        expected = f"Bearer {self.api_key}"
+        if self.api_key is not None and request.headers.get("Authorization") != expected:
+            return web.json_response({"error": ERRORS[401]}, status=401, headers=_ids())
+        return None
 
     async def models(self, request: web.Request) -> web.Response:
         behaviour = await self.record(request)
-        if behaviour.mode == "error":
-            return self.error_response(behaviour, {"error": ERRORS.get(behaviour.status, {})})
-        return web.json_response(
-            {
-                "object": "list",
-                "data": [
-                    {"id": "gpt-4o-mini", "object": "model", "created": 1, "owned_by": "system"}
-                ],
+        refused = self._refused(request, behaviour)
+        if refused is not None:
+            return refused
+        return web.json_response({"object": "list", "data": self.models_listed}, headers=_ids())
+
+    async def model(self, request: web.Request) -> web.Response:
+        behaviour = await self.record(request)
+        refused = self._refused(request, behaviour)
+        if refused is not None:
+            return refused
+        name = request.match_info["model"]
+        found = next((m for m in self.models_listed if m["id"] == name), None)
+        if found is None:
+            error = {
+                "message": f"The model '{name}' does not exist",
+                "type": "invalid_request_error",
+                "param": "model",
+                "code": "model_not_found",
             }
-        )
+            return web.json_response({"error": error}, status=404, headers=_ids())
+        return web.json_response(found, headers=_ids())
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         behaviour = await self.record(request)
-        if behaviour.mode == "error":
-            return self.error_response(behaviour, {"error": ERRORS.get(behaviour.status, {})})
+        refused = self._refused(request, behaviour)
+        if refused is not None:
+            return refused
         if behaviour.mode == "malformed":
             return web.Response(text='{"choices": [', content_type="application/json")
         body = await request.json()
@@ -142,6 +186,10 @@ class OpenAIEmulator(Emulator):
             frames.append(frame({**base, "choices": [], "usage": _usage(behaviour.text)}))
         frames.append(b"data: [DONE]\n\n")
         return frames
+
+
+def _ids() -> dict[str, str]:
+    return {"x-request-id": f"req_{uuid.uuid4().hex}", "openai-version": "2020-10-01"}
 
 
 def _usage(text: str) -> dict[str, int]:

@@ -10,6 +10,9 @@ Emulator-specific switches (attributes):
   cumulative text, i.e. a non-prefix update in the middle of a stream.
 - `service_account_folder`: when set, an `x-folder-id` naming another folder is the real
   400 "Specified folder ID ... does not match with service account folder ID ...".
+- `credentials`: the Authorization values it accepts (others: 401 UNAUTHENTICATED).
+- `folders`: the folders the credential may use; tokenizing with another folder's model is
+  403 PERMISSION_DENIED.
 """
 
 from __future__ import annotations
@@ -71,6 +74,11 @@ class YandexGptEmulator(Emulator):
         self.revise_after: int | None = None
         self.revise: Callable[[str], str] = str.upper
         self.service_account_folder: str | None = None
+        # Authorization values it accepts ("Api-Key <key>", "Bearer <IAM token>"); None: any.
+        self.credentials: set[str] | None = None
+        # Folders the credential holds ai.languageModels.user on; None: any. A modelUri
+        # naming another folder is the real 403 PERMISSION_DENIED.
+        self.folders: set[str] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -84,6 +92,9 @@ class YandexGptEmulator(Emulator):
         if rejected is not None:
             return rejected
         body = await request.json()
+        denied = self._folder_denied(body)
+        if denied is not None:
+            return denied
         tokens = [
             {"id": str(i + 1), "text": word, "special": False}
             for i, word in enumerate(str(body.get("text", "")).split())
@@ -123,8 +134,11 @@ class YandexGptEmulator(Emulator):
     def _reject(self, request: web.Request, behaviour: Behaviour) -> web.Response | None:
         if behaviour.mode == "error":
             return self.error_response(behaviour, error_body(behaviour.status))
-        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        auth = request.headers.get("Authorization", "")
+        scheme, _, credential = auth.partition(" ")
         if scheme not in ("Api-Key", "Bearer") or not credential:
+            return self.error_response(Behaviour(status=401), error_body(401))
+        if self.credentials is not None and auth not in self.credentials:
             return self.error_response(Behaviour(status=401), error_body(401))
         folder = request.headers.get("x-folder-id")
         own = self.service_account_folder
@@ -134,6 +148,16 @@ class YandexGptEmulator(Emulator):
                 f"folder ID '{own}'"
             )
             return self.error_response(Behaviour(status=400), error_body(400, message))
+        return None
+
+    def _folder_denied(self, body: Any) -> web.Response | None:
+        uri = str(body.get("modelUri", "")) if isinstance(body, dict) else ""
+        if not uri.startswith(("gpt://", "ds://")):
+            return self.error_response(Behaviour(status=400), error_body(400))
+        folder = uri.split("://", 1)[1].split("/", 1)[0]
+        if self.folders is not None and folder not in self.folders:
+            message = f"Permission to [resource-manager.folder {folder}] denied"
+            return self.error_response(Behaviour(status=403), error_body(403, message))
         return None
 
     def _lines(

@@ -13,6 +13,7 @@ from google.rpc import error_details_pb2
 from orchestrator.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    common_pb2,
     generate_pb2,
     metrics_pb2,
     retrieve_pb2,
@@ -46,6 +47,14 @@ def _generate(request: generate_pb2.GenerateRequest = PROMPT) -> Callable[[Runni
 async def _stream(server: Running) -> None:
     async for _ in server.stub.GenerateStream(generate_pb2.GenerateStreamRequest(prompt="hi")):
         pass
+
+
+async def _validate_twice(server: Running) -> None:
+    request = validate_key_pb2.ValidateKeyRequest(
+        provider=common_pb2.PROVIDER_KIND_MOCK, api_key="demo-key"
+    )
+    await server.stub.ValidateKey(request)  # the one token of the bucket
+    await server.stub.ValidateKey(request)
 
 
 ROWS = [
@@ -107,7 +116,7 @@ ROWS = [
     Row(
         "NotImplementedYet",
         make_config(mock_provider("a")),
-        lambda s: s.stub.ValidateKey(validate_key_pb2.ValidateKeyRequest()),
+        lambda s: s.stub.Retrieve(retrieve_pb2.RetrieveRequest(collection="docs", query="q")),
         grpc.StatusCode.UNIMPLEMENTED,
         "NOT_IMPLEMENTED",
     ),
@@ -134,6 +143,13 @@ ROWS = [
         grpc.StatusCode.UNAUTHENTICATED,
         "UNAUTHENTICATED",
         env={"ORCH_TEST_ADMIN_TOKEN": "right-token"},
+    ),
+    Row(
+        "GatewayRateLimited",
+        make_config(mock_provider("a"), validate_key={"rate_limit": {"rate": 0.001, "burst": 1}}),
+        _validate_twice,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "GATEWAY_RATE_LIMITED",
     ),
 ]
 

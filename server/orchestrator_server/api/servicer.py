@@ -21,7 +21,7 @@ from orchestrator.v1 import (
     retrieve_pb2,
     validate_key_pb2,
 )
-from orchestrator_server.api import convert, listing
+from orchestrator_server.api import convert, listing, validate_key
 from orchestrator_server.api.errors import map_error
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
 from orchestrator_server.config.models import LimitsConfig
@@ -29,6 +29,7 @@ from orchestrator_server.domain.errors import NotFound, NotImplementedYet
 from orchestrator_server.providers.catalog import ModelCatalog
 from orchestrator_server.reload.generation import Generations
 from orchestrator_server.routing.types import StreamStarted, StreamText
+from orchestrator_server.validation.service import KeyValidationService
 
 REQUEST_ID_KEY = "x-request-id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -47,12 +48,14 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         limits: LimitsConfig,
         catalog: ModelCatalog,
         *,
+        key_validation: KeyValidationService,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Each call leases the generation current when it starts and finishes on it.
         self._generations = generations
         self._catalog = catalog
         self._limits = limits
+        self._key_validation = key_validation
         self._clock = clock
         self._started = clock()
 
@@ -98,14 +101,15 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def ValidateKey(
         self, request: validate_key_pb2.ValidateKeyRequest, context: Context
     ) -> validate_key_pb2.ValidateKeyResponse:
-        await _abort(
-            context,
-            NotImplementedYet(
-                "ValidateKey is not implemented yet: it arrives with the issue "
-                "'ValidateKey, OpenTelemetry metrics and traces, usage and cost'"
-            ),
-            _request_id(context),
-        )
+        """A rejected key is an answer (valid=false); only a bad request, the rate limit or
+        a bug become a status."""
+        try:
+            verdict = await self._key_validation.validate(
+                validate_key.to_check(request), time_left=context.time_remaining()
+            )
+            return validate_key.to_response(verdict)
+        except Exception as exc:  # every failure becomes a status
+            await _abort(context, exc, _request_id(context))
 
     async def Retrieve(
         self, request: retrieve_pb2.RetrieveRequest, context: Context

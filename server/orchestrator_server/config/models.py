@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds, Strict
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.reload import ListingConfig, ReloadConfig
+from orchestrator_server.config.validate_key import ValidateKeyConfig
 
 StrategyName = Literal[
     "round-robin",
@@ -106,6 +107,7 @@ class Config(Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
     reload: ReloadConfig = Field(default_factory=ReloadConfig)  # type: ignore[arg-type]
     listing: ListingConfig = Field(default_factory=ListingConfig)  # type: ignore[arg-type]
+    validate_key: ValidateKeyConfig = Field(default_factory=ValidateKeyConfig)  # type: ignore[arg-type]
 
     @field_validator("providers")
     @classmethod

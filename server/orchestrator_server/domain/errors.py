@@ -135,6 +135,14 @@ class DeadlineExceeded(GatewayError):
     """The caller's deadline (or the server's request time limit) ran out."""
 
 
+class GatewayRateLimited(GatewayError):
+    """One of the gateway's own limits (not a provider's) was reached, e.g. ValidateKey's."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotImplementedYet(GatewayError):
     """An RPC of the contract whose implementation has not landed."""
 

@@ -112,8 +112,11 @@ class HttpClient:
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
     ) -> HttpReply:
-        """A whole request and its whole body, within `timeout` seconds."""
+        """A whole request and its whole body, within `timeout` seconds. With
+        `allow_redirects=False` a 3xx comes back as it is (ValidateKey must not be led to
+        another host than the one it allowed)."""
         try:
             async with self.session.request(
                 method,
@@ -122,6 +125,7 @@ class HttpClient:
                 data=data,
                 headers=headers,
                 params=params,
+                allow_redirects=allow_redirects,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 body = await response.read()
