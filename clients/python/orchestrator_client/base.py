@@ -29,17 +29,17 @@ class ClientSettings(TypedDict, total=False):
     """How a client connects; see AsyncOrchestratorClient for what each means."""
 
     tls: bool
-    root_certificates: bytes
-    private_key: bytes
-    certificate_chain: bytes
-    credentials: grpc.ChannelCredentials
-    auth_token: str
+    root_certificates: bytes | None
+    private_key: bytes | None
+    certificate_chain: bytes | None
+    credentials: grpc.ChannelCredentials | None
+    auth_token: str | None
     metadata: Mapping[str, str]
     tenant: str
     user: str
     timeout: float | None
     retry: RetryPolicy | None
-    load_balancing: str
+    load_balancing: str | None
     options: Sequence[tuple[str, Any]]
 
 

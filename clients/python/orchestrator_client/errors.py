@@ -70,7 +70,8 @@ class OrchestratorError(Exception):
     def describe(self) -> str:
         """Several lines a person can read: the status, bad fields, and the attempt trail."""
         lines = [str(self)]
-        lines += [f"  {v.field}: {v.description}" for v in self.violations]
+        violations = (f"{v.field}: {v.description}" for v in self.violations)
+        lines += [f"  {v}" for v in violations if v not in self.message]
         for a in self.attempts:
             outcome = common_pb2.AttemptOutcome.Name(a.outcome).removeprefix("ATTEMPT_OUTCOME_")
             error = f" {a.error_code}: {a.message}" if a.error_code else ""
