@@ -1,4 +1,5 @@
-"""`orchestrator serve | check-config | health-check`."""
+"""`orchestrator serve | check-config | check-providers | health-check`, plus the client
+commands (`generate | metrics | validate-key | retrieve`, from orchestrator_client.cli)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from orchestrator_client.cli import add_client_commands
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
 
@@ -16,7 +18,7 @@ ADDRESS_HELP = "HOST:PORT to listen on or connect to"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser, client_commands = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -26,11 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": _check_config,
         "check-providers": _check_providers,
         "health-check": _health_check,
+        **client_commands,
     }
     return handler[args.command](args)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     parser = argparse.ArgumentParser(
         prog="orchestrator", description="gRPC gateway in front of many LLM providers."
     )
@@ -55,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
     probe.add_argument("--service", default="", help="service name ('' for the whole server)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
-    return parser
+    return parser, add_client_commands(sub)
 
 
 def _load(path: str | None) -> Config:

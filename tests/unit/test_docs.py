@@ -1,4 +1,5 @@
-"""The configuration examples in the README and docs/providers.md are valid configurations."""
+"""The configuration examples in the README and docs/ are valid configurations, and the docs
+index links every page."""
 
 from __future__ import annotations
 
@@ -30,3 +31,24 @@ def test_readme_configuration_examples_are_valid() -> None:
 def test_provider_examples_are_valid(block: str) -> None:
     entries = yaml.safe_load(block)
     Config.model_validate({"providers": entries})
+
+
+def _config_blocks() -> list[tuple[str, str]]:
+    return [
+        (page.name, block)
+        for page in sorted((ROOT / "docs").glob("*.md"))
+        for block in yaml_blocks(page)
+        if re.search(r"^providers:", block, flags=re.M)
+    ]
+
+
+@pytest.mark.parametrize(("page", "block"), _config_blocks())
+def test_docs_configuration_examples_are_valid(page: str, block: str) -> None:
+    parse_config(block, f"docs/{page}")
+
+
+def test_docs_index_links_every_page() -> None:
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"README.md"}
+    linked = set(re.findall(r"\]\(([\w.-]+\.md)\)", index))
+    assert pages <= linked

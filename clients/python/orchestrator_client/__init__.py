@@ -1,11 +1,51 @@
-"""Client for the orchestrator gRPC service.
+"""Python client for the orchestrator gRPC gateway.
 
-The full async and sync client arrives with the clients issue; until then use the generated
-stubs directly: ``orchestrator.v1.orchestrator_service_pb2_grpc.OrchestratorServiceStub``.
+    from orchestrator_client import OrchestratorClient, AsyncOrchestratorClient
+
+Both clients have `generate`, `stream`, `validate_key`, `retrieve` and `metrics`; failures
+raise `OrchestratorError` subclasses carrying the status, the attempt trail and RetryInfo.
+The generated stubs are in `orchestrator.v1`. LangChain classes are in
+`orchestrator_client.langchain` (extra `[langchain]`).
 """
 
-from orchestrator.v1 import orchestrator_service_pb2_grpc
+from orchestrator_client.aio import AsyncGenerationStream, AsyncOrchestratorClient
+from orchestrator_client.connection import RetryPolicy
+from orchestrator_client.errors import (
+    Cancelled,
+    ConnectError,
+    DeadlineExceeded,
+    FieldViolation,
+    InternalError,
+    InvalidArgument,
+    NotFound,
+    OrchestratorError,
+    PermissionDenied,
+    RateLimited,
+    StreamInterrupted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+)
+from orchestrator_client.sync import GenerationStream, OrchestratorClient
 
-OrchestratorServiceStub = orchestrator_service_pb2_grpc.OrchestratorServiceStub
-
-__all__ = ["OrchestratorServiceStub"]
+__all__ = [
+    "AsyncGenerationStream",
+    "AsyncOrchestratorClient",
+    "Cancelled",
+    "ConnectError",
+    "DeadlineExceeded",
+    "FieldViolation",
+    "GenerationStream",
+    "InternalError",
+    "InvalidArgument",
+    "NotFound",
+    "OrchestratorClient",
+    "OrchestratorError",
+    "PermissionDenied",
+    "RateLimited",
+    "RetryPolicy",
+    "StreamInterrupted",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+]

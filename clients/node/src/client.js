@@ -1,0 +1,147 @@
+'use strict';
+// A small Node client for orchestrator.v1.OrchestratorService. It loads the same .proto
+// files the server is built from (protos/ in this repository, or ORCHESTRATOR_PROTOS) with
+// @grpc/proto-loader, so nothing is generated. Field names are camelCase, enums are names
+// ("ROLE_USER"), int64 counters are strings.
+
+const path = require('node:path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
+
+const PROTO_ROOT = process.env.ORCHESTRATOR_PROTOS || path.resolve(__dirname, '../../../protos');
+const SERVICE_PROTO = 'orchestrator/v1/orchestrator_service.proto';
+const LOADER_OPTIONS = { longs: String, enums: String, defaults: true, oneofs: true };
+
+// The google.rpc details the gateway attaches to errors (google/rpc/*.proto, trimmed to the
+// fields read here), so no googleapis checkout is needed.
+const RPC_DETAILS = `
+syntax = "proto3";
+package google.rpc;
+import "google/protobuf/any.proto";
+import "google/protobuf/duration.proto";
+message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+message ErrorInfo { string reason = 1; string domain = 2; map<string, string> metadata = 3; }
+message RetryInfo { google.protobuf.Duration retry_delay = 1; }
+message BadRequest {
+  message FieldViolation { string field = 1; string description = 2; }
+  repeated FieldViolation field_violations = 1;
+}
+`;
+
+function loadService(protoRoot = PROTO_ROOT) {
+  const definition = protoLoader.loadSync(SERVICE_PROTO, { ...LOADER_OPTIONS, includeDirs: [protoRoot] });
+  return grpc.loadPackageDefinition(definition).orchestrator.v1.OrchestratorService;
+}
+
+class OrchestratorClient {
+  // address: "host:port"; options: { credentials, deadlineMs (default 60000), metadata: {k: v},
+  // protoRoot, channelOptions }.
+  constructor(address, options = {}) {
+    const Service = loadService(options.protoRoot);
+    const credentials = options.credentials || grpc.credentials.createInsecure();
+    this.stub = new Service(address, credentials, options.channelOptions || {});
+    this.deadlineMs = options.deadlineMs ?? 60000;
+    this.metadata = options.metadata || {};
+    this.details = detailDecoder(options.protoRoot || PROTO_ROOT);
+  }
+
+  generate(request, callOptions = {}) { return this._unary('Generate', request, callOptions); }
+  validateKey(request, callOptions = {}) { return this._unary('ValidateKey', request, callOptions); }
+  retrieve(request, callOptions = {}) { return this._unary('Retrieve', request, callOptions); }
+  getMetrics(request = {}, callOptions = {}) { return this._unary('GetMetrics', request, callOptions); }
+
+  // An async iterator of events ({start}, {delta}, {end}); a failure rejects with an
+  // OrchestratorError, whose partialOutput says whether text had already arrived.
+  async *generateStream(request, callOptions = {}) {
+    const call = this.stub.GenerateStream(request, this._metadata(callOptions), this._options(callOptions));
+    try {
+      for await (const event of call) yield { [event.event]: event[event.event] };
+    } catch (error) {
+      throw this._error(error);
+    } finally {
+      call.cancel(); // a no-op once the call has ended; stops the upstream if the loop broke early
+    }
+  }
+
+  close() { this.stub.close(); }
+
+  _unary(method, request, callOptions) {
+    return new Promise((resolve, reject) => {
+      this.stub[method](request, this._metadata(callOptions), this._options(callOptions), (error, reply) => {
+        if (error) reject(this._error(error)); else resolve(reply);
+      });
+    });
+  }
+
+  _metadata({ metadata = {}, requestId } = {}) {
+    const result = new grpc.Metadata();
+    for (const [key, value] of Object.entries({ ...this.metadata, ...metadata })) result.set(key, value);
+    if (requestId) result.set('x-request-id', requestId);
+    return result;
+  }
+
+  _options({ deadlineMs } = {}) {
+    const ms = deadlineMs ?? this.deadlineMs;
+    return ms ? { deadline: new Date(Date.now() + ms) } : {};
+  }
+
+  _error(error) {
+    return new OrchestratorError(error, this.details(error.metadata));
+  }
+}
+
+class OrchestratorError extends Error {
+  constructor(grpcError, details) {
+    super(`${grpc.status[grpcError.code]}: ${grpcError.details}`);
+    this.name = 'OrchestratorError';
+    this.code = grpcError.code; // a grpc.status number
+    this.status = grpc.status[grpcError.code]; // e.g. "UNAVAILABLE"
+    Object.assign(this, details); // reason, requestId, retryDelaySeconds, violations, attempts, partialOutput
+  }
+}
+
+function detailDecoder(protoRoot) {
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) =>
+    (target.startsWith('google/protobuf/') ? target : path.join(protoRoot, target));
+  root.loadSync(['orchestrator/v1/common.proto', 'google/protobuf/any.proto'], { keepCase: false });
+  protobuf.parse(RPC_DETAILS, root, { keepCase: false });
+  root.resolveAll();
+  const types = {
+    'google.rpc.ErrorInfo': root.lookupType('google.rpc.ErrorInfo'),
+    'google.rpc.RetryInfo': root.lookupType('google.rpc.RetryInfo'),
+    'google.rpc.BadRequest': root.lookupType('google.rpc.BadRequest'),
+    'orchestrator.v1.AttemptTrail': root.lookupType('orchestrator.v1.AttemptTrail'),
+  };
+  const Status = root.lookupType('google.rpc.Status');
+  const asObject = { longs: String, enums: String, defaults: true };
+
+  return (metadata) => {
+    const out = { reason: '', requestId: '', attempts: [], violations: [], partialOutput: false };
+    if (!metadata) return out;
+    out.partialOutput = metadata.get('orchestrator-partial-output')[0] === 'true';
+    const raw = metadata.get('grpc-status-details-bin')[0];
+    if (!raw) return out;
+    for (const any of Status.decode(raw).details) {
+      const type = types[any.type_url.split('/').pop()];
+      if (!type) continue;
+      const detail = type.toObject(type.decode(any.value), asObject);
+      if (type.name === 'ErrorInfo') {
+        out.reason = detail.reason;
+        out.requestId = detail.metadata.request_id || '';
+      } else if (type.name === 'RetryInfo') {
+        const delay = detail.retryDelay || {};
+        out.retryDelaySeconds = Number(delay.seconds || 0) + (delay.nanos || 0) / 1e9;
+      } else if (type.name === 'BadRequest') {
+        out.violations = detail.fieldViolations;
+      } else {
+        out.attempts = detail.attempts;
+        out.partialOutput = out.partialOutput || detail.partialOutput;
+      }
+    }
+    return out;
+  };
+}
+
+module.exports = { OrchestratorClient, OrchestratorError, loadService, grpc };

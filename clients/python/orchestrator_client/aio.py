@@ -1,0 +1,264 @@
+"""The asyncio client (grpc.aio)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Unpack
+
+import grpc
+
+from orchestrator.v1 import (
+    generate_pb2,
+    metrics_pb2,
+    orchestrator_service_pb2_grpc,
+    retrieve_pb2,
+    validate_key_pb2,
+)
+from orchestrator_client.base import BaseClient, ClientSettings
+from orchestrator_client.connection import Budget, CallMetadata, RetryPolicy, retry_delay
+from orchestrator_client.errors import from_rpc_error
+from orchestrator_client.requests import GenerateOptions, RetrieveOptions
+from orchestrator_client.streaming import StreamState, ended_without_end
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class AsyncOrchestratorClient(BaseClient):
+    """Calls the gateway from asyncio code.
+
+        async with AsyncOrchestratorClient("localhost:50051") as client:
+            reply = await client.generate("Hello", model="small", max_tokens=64)
+            async for text in client.stream("Tell me more"):
+                print(text, end="")
+
+    Settings: `target` ("host:port", or "dns:///name:port" with `load_balancing=
+    "round_robin"`); `tls`, `root_certificates`, `private_key`, `certificate_chain` or
+    ready `credentials` for TLS; `auth_token` (sent as `authorization: Bearer`) and
+    `metadata` sent with every call; `tenant` and `user`, the defaults of Generate's
+    attribution; `timeout`, the default deadline of a call in seconds (None: none);
+    `retry`, a RetryPolicy for UNAVAILABLE (off by default). `channel` replaces the
+    channel the client would make (the client then does not own it).
+    Failures raise OrchestratorError subclasses (orchestrator_client.errors).
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        *,
+        channel: grpc.aio.Channel | None = None,
+        sleep: Sleep = asyncio.sleep,
+        **settings: Unpack[ClientSettings],
+    ) -> None:
+        super().__init__(target, **settings)
+        self._owns_channel = channel is None
+        self._channel = channel if channel is not None else self._make_channel()
+        self._stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._sleep = sleep
+
+    def _make_channel(self) -> grpc.aio.Channel:
+        credentials = self.connection.channel_credentials()
+        options = self.connection.channel_options()
+        if credentials is None:
+            return grpc.aio.insecure_channel(self.target, options=options)
+        return grpc.aio.secure_channel(self.target, credentials, options=options)
+
+    async def __aenter__(self) -> AsyncOrchestratorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_channel:
+            await self._channel.close()
+
+    async def generate(
+        self,
+        prompt: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        **options: Unpack[GenerateOptions],
+    ) -> generate_pb2.GenerateResponse:
+        """One completion. Give `prompt`, or `messages=[("system", ...), ("user", ...)]`."""
+        request = self._generate_request(prompt, options)
+        reply = await self._unary("Generate", request, timeout, request_id, metadata)
+        assert isinstance(reply, generate_pb2.GenerateResponse)
+        return reply
+
+    def stream(
+        self,
+        prompt: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        **options: Unpack[GenerateOptions],
+    ) -> AsyncGenerationStream:
+        """A streamed completion: iterate it for the text deltas; afterwards its `usage`,
+        `finish_reason`, `attempts` and `end` hold the final figures."""
+        request = self._stream_request(prompt, options)
+        call_metadata = self._metadata(request_id, metadata)
+
+        def open_call(remaining: float | None) -> Any:
+            return self._stub.GenerateStream(request, timeout=remaining, metadata=call_metadata)
+
+        return AsyncGenerationStream(open_call, self._budget(timeout), self.retry, self._sleep)
+
+    async def validate_key(
+        self,
+        provider: str | int,
+        api_key: str,
+        *,
+        scope: str = "",
+        folder_id: str = "",
+        base_url: str = "",
+        iam_token: bool = False,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> validate_key_pb2.ValidateKeyResponse:
+        """Checks a provider key; a rejected key is an answer (`valid` False), not an error."""
+        request = self._validate_key_request(
+            provider, api_key, scope, folder_id, base_url, iam_token
+        )
+        reply = await self._unary("ValidateKey", request, timeout, request_id, metadata)
+        assert isinstance(reply, validate_key_pb2.ValidateKeyResponse)
+        return reply
+
+    async def retrieve(
+        self,
+        collection: str,
+        query: str,
+        *,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        **options: Unpack[RetrieveOptions],
+    ) -> retrieve_pb2.RetrieveResponse:
+        """The passages of `collection` most relevant to `query`."""
+        request = self._retrieve_request(collection, query, options)
+        reply = await self._unary("Retrieve", request, timeout, request_id, metadata)
+        assert isinstance(reply, retrieve_pb2.RetrieveResponse)
+        return reply
+
+    async def metrics(
+        self,
+        providers: Sequence[str] = (),
+        *,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> metrics_pb2.GetMetricsResponse:
+        """The router's view of its providers (all, or those named)."""
+        request = self._metrics_request(providers)
+        reply = await self._unary("GetMetrics", request, timeout, request_id, metadata)
+        assert isinstance(reply, metrics_pb2.GetMetricsResponse)
+        return reply
+
+    async def _unary(
+        self,
+        method: str,
+        request: object,
+        timeout: float | None,
+        request_id: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> object:
+        call = getattr(self._stub, method)
+        call_metadata: CallMetadata = self._metadata(request_id, metadata)
+        budget = self._budget(timeout)
+        calls = 0
+        while True:
+            calls += 1
+            try:
+                return await call(request, timeout=budget.remaining(), metadata=call_metadata)
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc, calls=calls)
+                delay = retry_delay(self.retry, error, calls, budget)
+                if delay is None:
+                    raise error from exc
+            await self._sleep(delay)
+
+
+class AsyncGenerationStream(StreamState):
+    """An async iterator of text deltas; see AsyncOrchestratorClient.stream."""
+
+    def __init__(
+        self,
+        open_call: Callable[[float | None], Any],
+        budget: Budget,
+        retry: RetryPolicy | None,
+        sleep: Sleep,
+    ) -> None:
+        super().__init__()
+        self._open = open_call
+        self._budget = budget
+        self._retry = retry
+        self._sleep = sleep
+        self._call: Any = None
+        self._calls = 0
+        self._exhausted = False
+
+    def __aiter__(self) -> AsyncGenerationStream:
+        return self
+
+    async def __anext__(self) -> str:
+        while not self._exhausted:
+            if self._call is None:
+                self._calls += 1
+                self._call = self._open(self._budget.remaining())
+            try:
+                event = await self._call.read()
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc, calls=self._calls)
+                delay = (
+                    None
+                    if self.received_any
+                    else retry_delay(self._retry, error, self._calls, self._budget)
+                )
+                if delay is None:
+                    self._exhausted = True
+                    raise error from exc
+                self._call = None
+                await self._sleep(delay)
+                continue
+            if event is grpc.aio.EOF:
+                self._exhausted = True
+                if self.end is None:  # e.g. a proxy that closed the stream cleanly mid-way
+                    raise ended_without_end(self._calls)
+                break
+            text = self.absorb(event)
+            if text is not None:
+                return text
+        raise StopAsyncIteration
+
+    async def collect(self) -> str:
+        """Reads the whole stream; returns the full text."""
+        async for _ in self:
+            pass
+        return self.text
+
+    async def aclose(self) -> None:
+        """Cancels the call if it is still running (the server then stops the upstream)."""
+        self._exhausted = True
+        if self._call is not None:
+            self._call.cancel()
+
+    async def __aenter__(self) -> AsyncGenerationStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

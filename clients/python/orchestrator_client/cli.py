@@ -1,0 +1,270 @@
+"""`orchestrator generate | metrics | validate-key | retrieve`: the client from a shell.
+
+Exit codes: 0 success; 1 the server answered with an error (status and message printed);
+2 usage error (bad flags or values); 3 the server cannot be reached; 4 `validate-key`: the
+provider rejected the key; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import json_format, message
+
+from orchestrator_client.connection import DEFAULT_TARGET
+from orchestrator_client.errors import ConnectError, OrchestratorError, Unimplemented
+from orchestrator_client.requests import PROVIDER_KINDS, GenerateOptions, RetrieveOptions
+from orchestrator_client.sync import OrchestratorClient
+from orchestrator_client.tables import documents_text, generation_summary, metrics_table
+
+EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+ADDRESS_ENV = "ORCHESTRATOR_ADDRESS"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    pass
+
+
+def add_client_commands(sub: Any) -> dict[str, Handler]:
+    """Adds the client commands to an argparse subparsers object; returns their handlers."""
+    common = argparse.ArgumentParser(add_help=False)
+    default_address = os.environ.get(ADDRESS_ENV, DEFAULT_TARGET)
+    common.add_argument(
+        "--address",
+        default=default_address,
+        help=f"server HOST:PORT (default ${ADDRESS_ENV} or {DEFAULT_TARGET})",
+    )
+    common.add_argument("--timeout", type=float, default=60.0, help="deadline in seconds")
+    common.add_argument("--tls", action="store_true", help="connect with TLS")
+    common.add_argument("--ca-file", help="PEM roots to trust (implies --tls)")
+    common.add_argument(
+        "--auth-token-env", metavar="VAR", help="send $VAR as `authorization: Bearer`"
+    )
+    common.add_argument("--request-id", help="x-request-id to send")
+    common.add_argument("--json", action="store_true", help="print the reply as JSON")
+
+    gen = sub.add_parser("generate", parents=[common], help="generate text through the gateway")
+    gen.add_argument("prompt", help="the user message")
+    gen.add_argument("--stream", action="store_true", help="print text as it arrives")
+    gen.add_argument("--model", help='"provider/model", an alias, or a model name')
+    gen.add_argument("--provider", help="pin to one configured provider")
+    gen.add_argument("--system", help="a system message to send first")
+    gen.add_argument("--max-tokens", type=int)
+    gen.add_argument("--temperature", type=float)
+    gen.add_argument("--strategy", help="routing strategy for this call, e.g. round-robin")
+    gen.add_argument("--no-fallback", action="store_true", help="try only the first provider")
+    gen.add_argument(
+        "-v", "--verbose", action="store_true", help="print provider, usage and fallbacks"
+    )
+
+    met = sub.add_parser("metrics", parents=[common], help="per-provider health and latency")
+    met.add_argument("providers", nargs="*", help="only these providers")
+
+    key = sub.add_parser("validate-key", parents=[common], help="check a provider key")
+    key.add_argument("--provider", required=True, choices=sorted(PROVIDER_KINDS))
+    source = key.add_mutually_exclusive_group(required=True)
+    source.add_argument("--key-env", metavar="VAR", help="read the key from $VAR")
+    source.add_argument("--key-stdin", action="store_true", help="read the key from stdin")
+    key.add_argument("--scope", default="", help="GigaChat scope (empty: detect)")
+    key.add_argument("--folder-id", default="", help="Yandex Cloud folder id")
+    key.add_argument("--base-url", default="", help="endpoint to check (if the server allows)")
+    key.add_argument("--iam-token", action="store_true", help="the key is a Yandex IAM token")
+
+    ret = sub.add_parser("retrieve", parents=[common], help="search a document collection")
+    ret.add_argument("collection")
+    ret.add_argument("query")
+    ret.add_argument("-k", type=int, default=4, help="how many passages (default 4)")
+    ret.add_argument("--mmr", action="store_true", help="diverse results (max marginal relevance)")
+    ret.add_argument("--fetch-k", type=int, help="MMR: candidates to re-rank")
+    ret.add_argument("--lambda-mult", type=float, help="MMR: 1 relevance .. 0 diversity")
+    ret.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
+    ret.add_argument("--score-threshold", type=float)
+
+    return {
+        "generate": _guarded(_generate),
+        "metrics": _guarded(_metrics),
+        "validate-key": _guarded(_validate_key),
+        "retrieve": _guarded(_retrieve),
+    }
+
+
+def _guarded(command: Callable[[argparse.Namespace, OrchestratorClient], int]) -> Handler:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with _client(args) as client:
+                return command(args, client)
+        except (UsageError, ValueError) as exc:
+            print(f"orchestrator {args.command}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except ConnectError as exc:
+            print(
+                f"orchestrator: cannot reach the server at {args.address}: {exc.message}\n"
+                "  Is it running? Start one with `orchestrator serve`, or pass --address.",
+                file=sys.stderr,
+            )
+            return EXIT_CONNECT
+        except Unimplemented as exc:
+            print(
+                f"orchestrator: the server at {args.address} does not implement this call "
+                f"yet (UNIMPLEMENTED): {exc.message}",
+                file=sys.stderr,
+            )
+            return EXIT_SERVER_ERROR
+        except OrchestratorError as exc:
+            print(f"orchestrator: the server answered {exc.describe()}", file=sys.stderr)
+            return EXIT_SERVER_ERROR
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+
+    return run
+
+
+def _client(args: argparse.Namespace) -> OrchestratorClient:
+    roots = None
+    if args.ca_file:
+        try:
+            with open(args.ca_file, "rb") as f:
+                roots = f.read()
+        except OSError as exc:
+            raise UsageError(f"cannot read --ca-file: {exc.strerror}") from None
+    token = None
+    if args.auth_token_env:
+        token = os.environ.get(args.auth_token_env)
+        if not token:
+            raise UsageError(f"${args.auth_token_env} is not set")
+    return OrchestratorClient(
+        args.address,
+        tls=args.tls,
+        root_certificates=roots,
+        auth_token=token,
+        timeout=args.timeout,
+    )
+
+
+def _generate(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    options: GenerateOptions = {"disable_fallback": args.no_fallback}
+    if args.system:
+        options["messages"] = [("system", args.system), ("user", args.prompt)]
+    for name in ("model", "provider", "max_tokens", "temperature", "strategy"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    prompt = None if args.system else args.prompt
+    if not args.stream:
+        reply = client.generate(prompt, request_id=args.request_id, **options)
+        if args.json:
+            _print_json(reply)
+            return EXIT_OK
+        print(reply.text)
+        if args.verbose:
+            summary = generation_summary(
+                reply.provider,
+                reply.model,
+                reply.usage,
+                reply.finish_reason,
+                reply.attempts,
+                reply.request_id,
+            )
+            print(summary, file=sys.stderr)
+        return EXIT_OK
+    with client.stream(prompt, request_id=args.request_id, **options) as stream:
+        for n, text in enumerate(stream):
+            if args.json:  # one JSON object per event, as they arrive
+                if n == 0 and stream.start is not None:
+                    _print_json_line({"start": json_format.MessageToDict(stream.start)})
+                _print_json_line({"delta": {"text": text}})
+            else:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        if args.json:
+            if stream.end is not None:
+                _print_json_line({"end": json_format.MessageToDict(stream.end)})
+            return EXIT_OK
+        print()
+        if args.verbose:
+            summary = generation_summary(
+                stream.provider,
+                stream.model,
+                stream.usage,
+                stream.finish_reason,
+                stream.attempts,
+                stream.request_id,
+            )
+            print(summary, file=sys.stderr)
+    return EXIT_OK
+
+
+def _metrics(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    reply = client.metrics(args.providers, request_id=args.request_id)
+    if args.json:
+        _print_json(reply)
+    else:
+        print(metrics_table(reply))
+    return EXIT_OK
+
+
+def _validate_key(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    if args.key_stdin:
+        key = sys.stdin.readline().strip()
+    else:
+        key = os.environ.get(args.key_env, "")
+        if not key:
+            raise UsageError(f"${args.key_env} is not set")
+    if not key:
+        raise UsageError("the key is empty")
+    reply = client.validate_key(
+        args.provider,
+        key,
+        scope=args.scope,
+        folder_id=args.folder_id,
+        base_url=args.base_url,
+        iam_token=args.iam_token,
+        request_id=args.request_id,
+    )
+    if args.json:
+        _print_json(reply)
+    else:
+        verdict = "valid" if reply.valid else "REJECTED"
+        print(f"{args.provider} key {verdict}: {reply.message}")
+        if reply.details.detected_scope:
+            print(f"  scope {reply.details.detected_scope}")
+        if reply.retry_after.ToNanoseconds():
+            print(f"  retry after {reply.retry_after.ToNanoseconds() / 1e9:g} s")
+    return EXIT_OK if reply.valid else EXIT_KEY_REJECTED
+
+
+def _retrieve(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    options: RetrieveOptions = {"k": args.k, "search_type": "mmr" if args.mmr else "similarity"}
+    if args.filter:
+        try:
+            options["filter"] = json.loads(args.filter)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--filter is not JSON: {exc.msg}") from None
+        if not isinstance(options["filter"], dict):
+            raise UsageError("--filter must be a JSON object")
+    for name in ("fetch_k", "lambda_mult", "score_threshold"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    reply = client.retrieve(args.collection, args.query, request_id=args.request_id, **options)
+    if args.json:
+        _print_json(reply)
+    else:
+        print(documents_text(reply))
+    return EXIT_OK
+
+
+def _print_json(reply: message.Message) -> None:
+    print(json_format.MessageToJson(reply, indent=2))
+
+
+def _print_json_line(event: dict[str, Any]) -> None:
+    print(json.dumps(event, ensure_ascii=False), flush=True)

@@ -1,0 +1,146 @@
+"""The client commands as a person runs them: a subprocess against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+from google.protobuf import struct_pb2
+
+from orchestrator.v1 import retrieve_pb2, validate_key_pb2
+from tests.helpers import Running, make_config, mock_provider, running
+from tests.scripted import scripted_server
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Running]:
+    config = make_config(
+        mock_provider("alpha", "m-1", reply="hello from alpha", words_per_chunk=1),
+        mock_provider("beta", "m-2", mode="unhealthy"),
+    )
+    async with running(config) as running_server:
+        yield running_server
+
+
+async def orchestrator(*args: str, stdin: bytes = b"", **env: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orchestrator_server",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_generate_prints_the_text(server: Running) -> None:
+    code, out, err = await orchestrator("generate", "hi", "--address", server.target, "-v")
+    assert code == 0, err
+    assert out == "hello from alpha\n"
+    assert "alpha/m-1" in err
+
+
+async def test_generate_stream_prints_deltas_and_json_events(server: Running) -> None:
+    code, out, err = await orchestrator(
+        "generate", "hi", "--stream", "--model", "alpha/m-1", "--address", server.target
+    )
+    assert code == 0, err
+    assert out == "hello from alpha\n"
+    code, out, err = await orchestrator(
+        "generate", "hi", "--stream", "--json", "--address", server.target
+    )
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert list(events[0]) == ["start"]
+    assert "".join(e["delta"]["text"] for e in events if "delta" in e) == "hello from alpha"
+    assert events[-1]["end"]["finishReason"] == "FINISH_REASON_STOP"
+
+
+async def test_metrics_prints_a_table(server: Running) -> None:
+    code, out, err = await orchestrator("metrics", "--address", server.target)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("strategy first-available")
+    assert lines[1].split()[:3] == ["PROVIDER", "KIND", "MODEL"]
+    assert [line.split()[0] for line in lines[2:]] == ["alpha", "beta"]
+
+
+async def test_server_error_exits_1_with_status_and_fields(server: Running) -> None:
+    code, _, err = await orchestrator(
+        "generate", "hi", "--temperature", "9", "--address", server.target
+    )
+    assert code == 1
+    assert "INVALID_ARGUMENT" in err
+    assert "params.temperature" in err
+    code, _, err = await orchestrator(
+        "generate", "hi", "--provider", "beta", "--address", server.target
+    )
+    assert code == 1
+    assert "UNAVAILABLE" in err
+    assert "tried beta/m-2: failed unavailable" in err
+
+
+async def test_no_server_exits_3(server: Running) -> None:
+    code, _, err = await orchestrator("metrics", "--address", "127.0.0.1:1", "--timeout", "5")
+    assert code == 3
+    assert "cannot reach the server at 127.0.0.1:1" in err
+
+
+async def test_usage_errors_exit_2(server: Running) -> None:
+    code, _, err = await orchestrator("generate", "--address", server.target)
+    assert code == 2
+    assert "required: prompt" in err
+    code, _, err = await orchestrator(
+        "generate", "hi", "--strategy", "fastest", "--address", server.target
+    )
+    assert code == 2
+    assert "unknown routing strategy" in err
+    code, _, err = await orchestrator(
+        "validate-key", "--provider", "mock", "--key-env", "UNSET_KEY_VAR_XYZ"
+    )
+    assert code == 2
+    assert "UNSET_KEY_VAR_XYZ is not set" in err
+
+
+async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
+    async with scripted_server() as server:
+        server.script(
+            "ValidateKey",
+            validate_key_pb2.ValidateKeyResponse(valid=True, message="key accepted"),
+            validate_key_pb2.ValidateKeyResponse(valid=False, message="rejected (401)"),
+        )
+        document = retrieve_pb2.RetrievedDocument(
+            id="a.md#0",
+            content="Breakers open after failures.",
+            score=0.8,
+            metadata=struct_pb2.Struct(fields={"source": struct_pb2.Value(string_value="a.md")}),
+        )
+        server.script("Retrieve", retrieve_pb2.RetrieveResponse(documents=[document]))
+        address = ["--address", server.target]
+        ok = await orchestrator(
+            "validate-key", "--provider", "gigachat", "--key-stdin", *address, stdin=b"k1\n"
+        )
+        rejected = await orchestrator(
+            "validate-key", "--provider", "openai", "--key-env", "MY_KEY", *address, MY_KEY="k2"
+        )
+        found = await orchestrator("retrieve", "docs", "breakers", "-k", "2", "--mmr", *address)
+    assert ok[0] == 0, ok[2]
+    assert "gigachat key valid: key accepted" in ok[1]
+    assert rejected[0] == 4
+    assert "REJECTED" in rejected[1]
+    assert found[0] == 0, found[2]
+    assert "a.md#0" in found[1]
+    assert "Breakers open after failures." in found[1]
+    keys = [c.request.api_key for c in server.calls if c.method == "ValidateKey"]
+    assert keys == ["k1", "k2"]
+    retrieve = next(c.request for c in server.calls if c.method == "Retrieve")
+    assert (retrieve.k, retrieve.search_type) == (2, retrieve_pb2.SEARCH_TYPE_MMR)

@@ -1,0 +1,93 @@
+"""deploy/ agrees with the server: the ConfigMap is a valid config, probes ask the gRPC health
+service for the real service name, the pod's grace outlasts the server's drain, and Envoy and
+the Service point at the same port. (`make check-deploy` validates schemas and syntax.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator_server.app import SERVICE_NAME
+from orchestrator_server.config import parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+
+
+def manifest(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((K8S / name).read_text(encoding="utf-8"))
+    return data
+
+
+def container() -> dict[str, Any]:
+    spec = manifest("deployment.yaml")["spec"]["template"]["spec"]
+    result: dict[str, Any] = spec["containers"][0]
+    return result
+
+
+def test_configmap_holds_a_valid_config_listening_on_the_container_port() -> None:
+    text = manifest("configmap.yaml")["data"]["config.yaml"]
+    config = parse_config(text, "deploy/k8s/configmap.yaml")
+    port = container()["ports"][0]["containerPort"]
+    assert config.server.address.endswith(f":{port}")
+
+
+def test_probes_use_grpc_health_on_the_service() -> None:
+    c = container()
+    port = c["ports"][0]["containerPort"]
+    assert c["readinessProbe"]["grpc"] == {"port": port, "service": SERVICE_NAME}
+    assert c["livenessProbe"]["grpc"]["port"] == port
+    assert c["startupProbe"]["grpc"]["port"] == port
+
+
+def test_termination_grace_outlasts_pre_stop_and_drain() -> None:
+    pod = manifest("deployment.yaml")["spec"]["template"]["spec"]
+    config = parse_config(manifest("configmap.yaml")["data"]["config.yaml"], "configmap")
+    pre_stop = float(container()["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert pod["terminationGracePeriodSeconds"] >= pre_stop + config.server.grace_period + 2
+
+
+def test_runs_as_the_images_non_root_user() -> None:
+    pod = manifest("deployment.yaml")["spec"]["template"]["spec"]
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    user = re.search(r"^USER (\d+):(\d+)$", dockerfile, flags=re.M)
+    assert user is not None
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert str(pod["securityContext"]["runAsUser"]) == user.group(1)
+
+
+def test_headless_service_selects_the_pods() -> None:
+    service = manifest("service.yaml")
+    labels = manifest("deployment.yaml")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["port"] == container()["ports"][0]["containerPort"]
+
+
+def test_hpa_scales_the_deployment() -> None:
+    target = manifest("hpa.yaml")["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", "orchestrator")
+
+
+def test_envoy_balances_http2_to_the_headless_service_with_grpc_health_checks() -> None:
+    envoy = yaml.safe_load((ROOT / "deploy" / "envoy" / "envoy.yaml").read_text("utf-8"))
+    cluster = envoy["static_resources"]["clusters"][0]
+    address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    socket = address["address"]["socket_address"]
+    service = manifest("service.yaml")
+    assert socket["address"].startswith(service["metadata"]["name"] + ".")
+    assert socket["port_value"] == service["spec"]["ports"][0]["port"]
+    assert cluster["type"] == "STRICT_DNS"  # every replica, not one connection to a VIP
+    assert cluster["health_checks"][0]["grpc_health_check"]["service_name"] == SERVICE_NAME
+    options = cluster["typed_extension_protocol_options"]
+    http = options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    assert "http2_protocol_options" in http["explicit_http_config"]
+
+
+def test_dockerfile_health_check_uses_the_grpc_health_service() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"HEALTHCHECK .*\n\s+CMD \[\"orchestrator\", \"health-check\"", dockerfile)
+    assert "EXPOSE 50051" in dockerfile
