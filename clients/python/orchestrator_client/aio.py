@@ -11,6 +11,7 @@ import grpc
 
 from orchestrator.v1 import (
     generate_pb2,
+    listing_pb2,
     metrics_pb2,
     orchestrator_service_pb2_grpc,
     retrieve_pb2,
@@ -162,6 +163,35 @@ class AsyncOrchestratorClient(BaseClient):
         request = self._metrics_request(providers)
         reply = await self._unary("GetMetrics", request, timeout, request_id, metadata)
         assert isinstance(reply, metrics_pb2.GetMetricsResponse)
+        return reply
+
+    async def list_providers(
+        self,
+        *,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> listing_pb2.ListProvidersResponse:
+        """The providers serving now: kind, models, health, circuit state and weight."""
+        request = listing_pb2.ListProvidersRequest()
+        reply = await self._unary("ListProviders", request, timeout, request_id, metadata)
+        assert isinstance(reply, listing_pb2.ListProvidersResponse)
+        return reply
+
+    async def list_models(
+        self,
+        providers: Sequence[str] = (),
+        *,
+        refresh: bool = False,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> listing_pb2.ListModelsResponse:
+        """The models each provider offers, named as `GenerateRequest.model` takes them
+        ("provider/model"); `refresh` skips the gateway's listing cache."""
+        request = listing_pb2.ListModelsRequest(providers=list(providers), refresh=refresh)
+        reply = await self._unary("ListModels", request, timeout, request_id, metadata)
+        assert isinstance(reply, listing_pb2.ListModelsResponse)
         return reply
 
     async def _unary(

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 import pytest
 
-from orchestrator.v1 import common_pb2, generate_pb2
+from orchestrator.v1 import common_pb2, generate_pb2, validate_key_pb2
 from orchestrator_client import (
     AsyncOrchestratorClient,
     ConnectError,
@@ -75,6 +75,26 @@ async def test_metrics_lists_providers() -> None:
     assert [p.name for p in everything.providers] == ["alpha", "beta"]
     assert everything.providers[0].requests_ok == 1
     assert [p.name for p in only_beta.providers] == ["beta"]
+
+
+async def test_list_providers_and_models() -> None:
+    config = make_config(mock_provider("alpha", "m-1"), mock_provider("beta", "m-2"))
+    async with running(config) as server, AsyncOrchestratorClient(server.target) as client:
+        providers = await client.list_providers()
+        models = await client.list_models(["beta"], refresh=True)
+    assert [(p.name, p.model) for p in providers.providers] == [("alpha", "m-1"), ("beta", "m-2")]
+    assert "beta/m-2" in [m.name for m in models.models]
+    assert {m.provider for m in models.models} == {"beta"}
+
+
+async def test_validate_key_on_the_real_server_mock_rules() -> None:
+    config = make_config(mock_provider("alpha"))
+    async with running(config) as server, AsyncOrchestratorClient(server.target) as client:
+        good = await client.validate_key("mock", "sk-anything")
+        bad = await client.validate_key("mock", "invalid-key")
+    assert good.valid
+    assert not bad.valid
+    assert bad.error_code == validate_key_pb2.VALIDATION_ERROR_CODE_INVALID_API_KEY
 
 
 async def test_failure_carries_status_reason_and_attempt_trail() -> None:
