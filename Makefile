@@ -11,7 +11,7 @@ BREAKING_AGAINST ?= .git\#branch=main
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: install run test lint format proto check-proto bench demo clean
+.PHONY: install run test lint format proto check-proto bench bench-retrieve demo demo-index clean
 
 install: $(STAMP)
 
@@ -61,6 +61,16 @@ check-proto: install $(BUF)
 
 bench: install
 	$(PY) bench/run.py $(ARGS)
+
+# Retrieve through gRPC (hashing and, when installed, MiniLM embedders) and a 1,000,000-vector
+# approximate index; about ten minutes. ARGS="--skip-large" leaves out the large index.
+bench-retrieve: install
+	$(PY) bench/retrieve.py $(ARGS)
+
+# The demo collection the embedded config serves, rebuilt from the project's own docs.
+demo-index: install
+	$(VENV)/bin/orchestrator index build --collection docs --from README.md docs \
+		--out server/orchestrator_server/retrieval/builtin/docs --quiet
 
 # The gateway in front of every provider's emulator, driven by a short scripted session.
 demo: install

@@ -17,6 +17,7 @@ from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.registry import ProviderSetupError, build_providers
+from orchestrator_server.retrieval.collections import CollectionLoadError, Collections
 from orchestrator_server.routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,17 @@ class App:
         self.providers = list(built)
         self.router = Router(self.providers, config.router, config.aliases)
         self.health = HealthService()
+        self.collections = Collections.empty()
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._stopping: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         limits = self.config.server.limits
+        try:
+            self.collections = await Collections.load(self.config.retrieval, self.config.providers)
+        except CollectionLoadError as exc:
+            raise StartupError(str(exc)) from None
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
@@ -68,7 +74,7 @@ class App:
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            OrchestratorServicer(self.router, limits), server
+            OrchestratorServicer(self.router, limits, collections=self.collections), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if self.config.server.reflection:
@@ -99,6 +105,7 @@ class App:
         if self._server is not None:
             await self._server.stop(grace)
         await self.router.aclose()
+        await self.collections.aclose()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
+from orchestrator_server.retrieval.cli import add_index_parser, run_index
 
 ADDRESS_HELP = "HOST:PORT to listen on or connect to"
 
@@ -26,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": _check_config,
         "check-providers": _check_providers,
         "health-check": _health_check,
+        "index": run_index,
     }
     return handler[args.command](args)
 
@@ -55,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
     probe.add_argument("--service", default="", help="service name ('' for the whole server)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
+
+    add_index_parser(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ from orchestrator_server.api.convert import attempts_to_proto
 from orchestrator_server.domain.errors import (
     AllProvidersFailed,
     AllRateLimited,
+    CollectionUnavailable,
     DeadlineExceeded,
     GatewayError,
     InvalidRequest,
@@ -48,6 +49,9 @@ STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     StreamInterrupted: StatusRule(grpc.StatusCode.UNAVAILABLE, "STREAM_INTERRUPTED"),
     DeadlineExceeded: StatusRule(grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
     NotImplementedYet: StatusRule(grpc.StatusCode.UNIMPLEMENTED, "NOT_IMPLEMENTED"),
+    CollectionUnavailable: StatusRule(
+        grpc.StatusCode.FAILED_PRECONDITION, "COLLECTION_UNAVAILABLE"
+    ),
 }
 INTERNAL = StatusRule(grpc.StatusCode.INTERNAL, "INTERNAL")
 

@@ -20,11 +20,12 @@ from orchestrator.v1 import (
     retrieve_pb2,
     validate_key_pb2,
 )
-from orchestrator_server.api import convert
+from orchestrator_server.api import convert, retrieve
 from orchestrator_server.api.errors import map_error
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
 from orchestrator_server.config.models import LimitsConfig
 from orchestrator_server.domain.errors import NotFound, NotImplementedYet
+from orchestrator_server.retrieval.collections import Collections
 from orchestrator_server.routing.router import Router
 from orchestrator_server.routing.types import StreamStarted, StreamText
 
@@ -45,7 +46,9 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         limits: LimitsConfig,
         *,
         clock: Callable[[], float] = time.monotonic,
+        collections: Collections | None = None,
     ) -> None:
+        self._collections = Collections.empty() if collections is None else collections
         self._router = router
         self._limits = limits
         self._clock = clock
@@ -95,14 +98,11 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def Retrieve(
         self, request: retrieve_pb2.RetrieveRequest, context: Context
     ) -> retrieve_pb2.RetrieveResponse:
-        await _abort(
-            context,
-            NotImplementedYet(
-                "Retrieve is not implemented yet: it arrives with the issue "
-                "'Retrieve: FAISS collections with real embedders, an index CLI, and its benchmark'"
-            ),
-            _request_id(context),
-        )
+        try:
+            query = retrieve.to_query(request)
+            return retrieve.to_response(await self._collections.retrieve(query))
+        except Exception as exc:  # every failure becomes a status
+            await _abort(context, exc, _request_id(context))
 
     async def GetMetrics(
         self, request: metrics_pb2.GetMetricsRequest, context: Context

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds, Strict
 from orchestrator_server.config.providers import ProviderConfig
+from orchestrator_server.config.retrieval import RetrievalConfig
 
 StrategyName = Literal[
     "round-robin",
@@ -103,6 +104,7 @@ class Config(Strict):
         description='alias -> targets, each "provider" or "provider/model"',
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)  # type: ignore[arg-type]
 
     @field_validator("providers")
     @classmethod

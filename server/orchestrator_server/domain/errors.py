@@ -137,3 +137,12 @@ class DeadlineExceeded(GatewayError):
 
 class NotImplementedYet(GatewayError):
     """An RPC of the contract whose implementation has not landed."""
+
+
+class CollectionUnavailable(GatewayError):
+    """A configured collection that cannot serve: its index failed to load, or its embedder
+    no longer matches the index. Retrying will not help until an operator fixes it."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
