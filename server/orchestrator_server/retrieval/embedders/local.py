@@ -71,7 +71,11 @@ class LocalEmbedder(SyncEmbedder):
             ) from None
         self._model: Any = SentenceTransformer(str(path), device=device)
         self._batch_size = batch_size
-        dimension = self._model.get_sentence_embedding_dimension()
+        # Renamed in sentence-transformers 5; older releases have only the long name.
+        size = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dimension = size()
         if not dimension:
             raise LocalEmbedderUnavailable(f"local model {model!r} does not say its dimension")
         name = "all-MiniLM-L6-v2" if model in BUNDLED else path.name
