@@ -1,35 +1,39 @@
-"""Query embeddings batched without waiting: up to `concurrency` embed calls run at once;
-queries arriving while all of them are busy queue up and go together in the next call.
-A lone query never waits for company, and a busy server embeds many per call."""
+"""Batching without waiting: up to `concurrency` batches run at once; requests arriving
+while all of them are busy queue up and go together in the next one. A lone request never
+waits for company, and a busy server embeds (and searches) many per call."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
-from orchestrator_server.domain.errors import ErrorKind, ProviderError
-from orchestrator_server.retrieval.embedders.base import Embedder, Purpose, Vectors
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
-class QueryBatcher:
+class Batcher(Generic[In, Out]):
     def __init__(
-        self, embedder: Embedder, *, max_batch: int, concurrency: int, timeout: float
+        self,
+        run: Callable[[list[In]], Awaitable[list[Out]]],
+        *,
+        max_batch: int,
+        concurrency: int,
     ) -> None:
-        self._embedder = embedder
+        self._run = run  # one result per item, in order; raising fails the whole batch
         self._max_batch = max_batch
         self._concurrency = concurrency
-        self._timeout = timeout
-        self._pending: deque[tuple[str, asyncio.Future[Vectors]]] = deque()
+        self._pending: deque[tuple[In, asyncio.Future[Out]]] = deque()
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self.calls = 0  # embed calls made, for tests and benchmarks
-        self.embedded = 0  # queries embedded
+        self.batches = 0  # batches run, for tests and benchmarks
+        self.items = 0  # items they held
 
-    async def embed(self, text: str) -> Vectors:
-        """The query's unit vector (1-D)."""
+    async def submit(self, item: In) -> Out:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Vectors] = loop.create_future()
-        self._pending.append((text, future))
+        future: asyncio.Future[Out] = loop.create_future()
+        self._pending.append((item, future))
         if self._running < self._concurrency:
             self._running += 1
             task = loop.create_task(self._drain())
@@ -40,39 +44,33 @@ class QueryBatcher:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                batch = [
-                    self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))
-                ]
-                live = [(text, future) for text, future in batch if not future.done()]
+                count = min(self._max_batch, len(self._pending))
+                batch = [self._pending.popleft() for _ in range(count)]
+                live = [(item, future) for item, future in batch if not future.done()]
                 if live:
-                    await self._embed(live)
+                    await self._batch(live)
         finally:
             self._running -= 1
 
-    async def _embed(self, batch: list[tuple[str, asyncio.Future[Vectors]]]) -> None:
-        self.calls += 1
-        self.embedded += len(batch)
+    async def _batch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        self.batches += 1
+        self.items += len(batch)
         try:
-            vectors = await self._embedder.embed(
-                [text for text, _ in batch], Purpose.QUERY, timeout=self._timeout
-            )
-            if len(vectors) != len(batch):
-                raise ProviderError(
-                    ErrorKind.MALFORMED_RESPONSE,
-                    f"{len(vectors)} embeddings for {len(batch)} queries",
-                )
+            results = await self._run([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} items")
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:  # each waiting query gets the failure
+        except Exception as exc:  # each waiting request gets the failure
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), vector in zip(batch, vectors, strict=True):
+        for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
-                future.set_result(vector)
+                future.set_result(result)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

@@ -34,12 +34,12 @@ from orchestrator_server.domain.errors import (
     ProviderError,
 )
 from orchestrator_server.providers.registry import ProviderSetupError
-from orchestrator_server.retrieval.batching import QueryBatcher
-from orchestrator_server.retrieval.embedders.base import Embedder
+from orchestrator_server.retrieval.batching import Batcher
+from orchestrator_server.retrieval.embedders.base import Embedder, Purpose, SyncEmbedder, Vectors
 from orchestrator_server.retrieval.embedders.factory import build_embedder
-from orchestrator_server.retrieval.filters import compile_filter
+from orchestrator_server.retrieval.filters import Predicate, compile_filter
 from orchestrator_server.retrieval.manifest import IndexLoadError, Manifest, check_embedder
-from orchestrator_server.retrieval.types import RetrieveQuery, RetrieveResult
+from orchestrator_server.retrieval.types import Passage, RetrieveQuery, RetrieveResult
 
 if TYPE_CHECKING:
     from orchestrator_server.retrieval.store import Store
@@ -62,6 +62,9 @@ def resolve_path(path: str) -> Path:
     return Path(path).expanduser()
 
 
+Search = tuple[RetrieveQuery, Predicate | None]
+
+
 @dataclass
 class Collection:
     name: str
@@ -69,8 +72,42 @@ class Collection:
     embedder: Embedder | None = None
     store: Store | None = None
     manifest: Manifest | None = None
-    batcher: QueryBatcher | None = None
+    batcher: Batcher[Search, list[Passage]] | None = None
     problem: str | None = None  # why it cannot serve, when it cannot
+    embed_timeout: float = DEFAULT_EMBED_TIMEOUT
+
+    async def search_batch(
+        self, searches: list[Search], executor: ThreadPoolExecutor
+    ) -> list[list[Passage]]:
+        """Embeds the queries together, then searches: in-process embedders do both in one
+        trip to the pool; provider embedders call out first."""
+        assert self.embedder is not None
+        loop = asyncio.get_running_loop()
+        texts = [query.query for query, _ in searches]
+        embedder = self.embedder
+        if isinstance(embedder, SyncEmbedder):
+
+            def embed_and_search() -> list[list[Passage]]:
+                return self._search_all(embedder.embed_sync(texts, Purpose.QUERY), searches)
+
+            return await loop.run_in_executor(executor, embed_and_search)
+        try:
+            vectors = await embedder.embed(texts, Purpose.QUERY, timeout=self.embed_timeout)
+        except ProviderError as exc:
+            raise _embedding_failed(self, exc) from None
+        return await loop.run_in_executor(executor, self._search_all, vectors, searches)
+
+    def _search_all(self, vectors: Vectors, searches: list[Search]) -> list[list[Passage]]:
+        store = self.store
+        assert store is not None
+        if vectors.shape != (len(searches), store.dimension):
+            raise CollectionUnavailable(
+                f"collection {self.name!r}: the embedder returned vectors of shape "
+                f"{vectors.shape} for {len(searches)} queries, and the index has "
+                f"{store.dimension} dimensions; rebuild the index",
+                name=self.name,
+            )
+        return [store.search(v, q, p) for v, (q, p) in zip(vectors, searches, strict=True)]
 
 
 class Collections:
@@ -88,9 +125,6 @@ class Collections:
 
     def get(self, name: str) -> Collection | None:
         return self._by_name.get(name)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._by_name.values())
 
     @classmethod
     async def load(
@@ -129,24 +163,9 @@ class Collections:
         if collection.problem is not None:
             raise CollectionUnavailable(collection.problem, name=collection.name)
         assert collection.batcher is not None
-        assert collection.store is not None
         predicate = compile_filter(query.filter) if query.filter else None
         started = time.perf_counter()
-        try:
-            vector = await collection.batcher.embed(query.query)
-        except ProviderError as exc:
-            raise _embedding_failed(collection, exc) from None
-        store = collection.store
-        if vector.shape[0] != store.dimension:
-            raise CollectionUnavailable(
-                f"collection {collection.name!r}: the embedder now returns {vector.shape[0]} "
-                f"dimensions but the index has {store.dimension}; rebuild the index",
-                name=collection.name,
-            )
-        loop = asyncio.get_running_loop()
-        passages = await loop.run_in_executor(
-            self._executor, store.search, vector, query, predicate
-        )
+        passages = await collection.batcher.submit((query, predicate))
         return RetrieveResult(tuple(passages), time.perf_counter() - started)
 
     async def aclose(self) -> None:
@@ -190,12 +209,14 @@ async def _load_one(
         )
     collection.store = await loop.run_in_executor(executor, Store.load, folder, manifest, c.index)
     collection.manifest = manifest
-    timeout = DEFAULT_EMBED_TIMEOUT
     if isinstance(c.embedder, ProviderEmbedderConfig):
-        timeout = next((p.timeout for p in providers if p.name == c.embedder.provider), timeout)
-    collection.batcher = QueryBatcher(
-        embedder, max_batch=config.max_batch, concurrency=config.workers, timeout=timeout
-    )
+        name = c.embedder.provider
+        collection.embed_timeout = next(p.timeout for p in providers if p.name == name)
+
+    async def run(searches: list[Search]) -> list[list[Passage]]:
+        return await collection.search_batch(searches, executor)
+
+    collection.batcher = Batcher(run, max_batch=config.max_batch, concurrency=config.workers)
     log.info(
         "collection %r: %d passages, %s index, %s",
         c.name,

@@ -103,6 +103,8 @@ class Store:
             raise IndexLoadError(
                 f"the index holds {index.ntotal} vectors but {len(documents)} passages"
             )
+        if len({d.id for d in documents}) != len(documents):
+            raise IndexLoadError("passage ids are not unique")
         self.documents = documents
         docstore = InMemoryDocstore(
             {
@@ -110,8 +112,7 @@ class Store:
                 for d in documents
             }
         )
-        if len(docstore._dict) != len(documents):
-            raise IndexLoadError("passage ids are not unique")
+
         self._positions = {d.id: i for i, d in enumerate(documents)}
         self.vectorstore = FAISS(
             embedding_function=_QueriesAreEmbeddedElsewhere(),

@@ -59,7 +59,8 @@ async def test_cli_build_info_and_load_round_trip(
         7,
         {"type": "flat"},
     )
-    assert manifest["build_seconds"] >= 0 and manifest["built_at"]
+    assert manifest["build_seconds"] >= 0
+    assert manifest["built_at"]
 
     async with running(make_config(mock_provider("a"), retrieval=_retrieval(index))) as server:
         reply = await server.stub.Retrieve(QUERY)

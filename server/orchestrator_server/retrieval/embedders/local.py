@@ -72,9 +72,8 @@ class LocalEmbedder(SyncEmbedder):
         self._model: Any = SentenceTransformer(str(path), device=device)
         self._batch_size = batch_size
         # Renamed in sentence-transformers 5; older releases have only the long name.
-        size = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        st = self._model
+        size = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
         dimension = size()
         if not dimension:
             raise LocalEmbedderUnavailable(f"local model {model!r} does not say its dimension")
