@@ -124,5 +124,6 @@ async def test_retrieve_on_the_embedded_demo_collection() -> None:
         code, out = await grpcurl(demo, f"{SERVICE}/Retrieve", data=request)
     assert code == 0, out
     documents = json_objects(out)[0]["documents"]
-    assert isinstance(documents, list) and len(documents) == 2
+    assert isinstance(documents, list)
+    assert len(documents) == 2
     assert all(d["metadata"]["type"] == "md" and d["content"] for d in documents)
