@@ -14,7 +14,7 @@ ARGS ?=
 NODE_CLIENT_DEPS := clients/node/node_modules/.installed
 DEPLOY_TOOLS := $(VENV)/.deploy-tools
 
-.PHONY: install run test lint format proto check-proto bench demo clean node-deps check-deploy
+.PHONY: install run test lint format proto check-proto bench bench-retrieve demo demo-index clean node-deps check-deploy
 
 install: $(STAMP)
 
@@ -87,6 +87,16 @@ $(DEPLOY_TOOLS): pyproject.toml
 
 bench: install
 	$(PY) bench/run.py $(ARGS)
+
+# Retrieve through gRPC (hashing and, when installed, MiniLM embedders) and a 1,000,000-vector
+# approximate index; about ten minutes. ARGS="--skip-large" leaves out the large index.
+bench-retrieve: install
+	$(PY) bench/retrieve.py $(ARGS)
+
+# The demo collection the embedded config serves, rebuilt from the project's own docs.
+demo-index: install
+	$(VENV)/bin/orchestrator index build --collection docs --from README.md docs \
+		--out server/orchestrator_server/retrieval/builtin/docs --quiet
 
 # The gateway in front of every provider's emulator, driven by a short scripted session.
 demo: install

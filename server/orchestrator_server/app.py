@@ -26,6 +26,7 @@ from orchestrator_server.reload.build import first_generation
 from orchestrator_server.reload.generation import Generations
 from orchestrator_server.reload.reloader import Reloader, ReloadHook
 from orchestrator_server.reload.watch import ConfigWatcher
+from orchestrator_server.retrieval.collections import CollectionLoadError, Collections
 from orchestrator_server.routing.router import Router
 from orchestrator_server.validation.service import KeyValidationService
 
@@ -80,6 +81,7 @@ class App:
                     config.reload.watch_interval,
                     lambda: self.reloader.reload_in_background("file watch"),
                 )
+        self.collections = Collections.empty()
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._stopping: asyncio.Task[None] | None = None
@@ -104,6 +106,10 @@ class App:
 
     async def start(self) -> int:
         limits = self.config.server.limits
+        try:
+            self.collections = await Collections.load(self.config.retrieval, self.config.providers)
+        except CollectionLoadError as exc:
+            raise StartupError(str(exc)) from None
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
@@ -118,7 +124,11 @@ class App:
         )
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
             OrchestratorServicer(
-                self.generations, limits, self.catalog, key_validation=self.key_validation
+                self.generations,
+                limits,
+                self.catalog,
+                key_validation=self.key_validation,
+                collections=self.collections,
             ),
             server,
         )
@@ -163,6 +173,7 @@ class App:
             await self._server.stop(grace)
         await self.generations.aclose()
         await self.key_validation.aclose()
+        await self.collections.aclose()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

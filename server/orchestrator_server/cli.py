@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator_client.cli import add_client_commands
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
+from orchestrator_server.retrieval.cli import add_index_parser, run_index
 
 ADDRESS_HELP = "HOST:PORT to listen on or connect to"
 
@@ -29,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-providers": _check_providers,
         "health-check": _health_check,
         **client_commands,
+        "index": run_index,
     }
     return handler[args.command](args)
 
@@ -58,6 +60,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
     probe.add_argument("--service", default="", help="service name ('' for the whole server)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
+    add_index_parser(sub)
     return parser, add_client_commands(sub)
 
 

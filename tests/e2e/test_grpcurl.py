@@ -102,3 +102,28 @@ async def test_bad_request_is_invalid_argument(server: Running) -> None:
     assert code != 0
     assert "InvalidArgument" in out
     assert "messages" in out
+
+
+async def test_retrieve_on_the_embedded_demo_collection() -> None:
+    from orchestrator_server.config import default_config
+
+    defaults = default_config()
+    config = defaults.model_copy(
+        update={"server": defaults.server.model_copy(update={"address": "127.0.0.1:0"})}
+    )
+    request = json.dumps(
+        {
+            "collection": "docs",
+            "query": "how does fallback work",
+            "k": 2,
+            "searchType": "SEARCH_TYPE_MMR",
+            "filter": {"type": {"$in": ["md"]}},
+        }
+    )
+    async with running(config) as demo:
+        code, out = await grpcurl(demo, f"{SERVICE}/Retrieve", data=request)
+    assert code == 0, out
+    documents = json_objects(out)[0]["documents"]
+    assert isinstance(documents, list)
+    assert len(documents) == 2
+    assert all(d["metadata"]["type"] == "md" and d["content"] for d in documents)

@@ -114,13 +114,6 @@ ROWS = [
         "DEADLINE_EXCEEDED",
     ),
     Row(
-        "NotImplementedYet",
-        make_config(mock_provider("a")),
-        lambda s: s.stub.Retrieve(retrieve_pb2.RetrieveRequest(collection="docs", query="q")),
-        grpc.StatusCode.UNIMPLEMENTED,
-        "NOT_IMPLEMENTED",
-    ),
-    Row(
         "ConfigRejected",
         make_config(mock_provider("a")),
         lambda s: _admin(s).ApplyConfig(admin_pb2.ApplyConfigRequest(config_yaml="providers: []")),
@@ -151,15 +144,26 @@ ROWS = [
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         "GATEWAY_RATE_LIMITED",
     ),
+    Row(
+        "CollectionUnavailable",
+        make_config(
+            mock_provider("a"),
+            retrieval={
+                "collections": [
+                    {
+                        "name": "docs",
+                        "path": "/nonexistent/index",
+                        "embedder": {"kind": "hashing"},
+                        "required": False,
+                    }
+                ]
+            },
+        ),
+        lambda s: s.stub.Retrieve(retrieve_pb2.RetrieveRequest(collection="docs", query="q", k=1)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "COLLECTION_UNAVAILABLE",
+    ),
 ]
-
-
-async def test_retrieve_is_unimplemented_until_its_issue_lands() -> None:
-    async with running(make_config(mock_provider("a"))) as server:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await server.stub.Retrieve(retrieve_pb2.RetrieveRequest(collection="docs", query="q"))
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "Retrieve" in caught.value.details()
 
 
 def test_every_table_row_is_exercised() -> None:

@@ -52,3 +52,17 @@ def test_docs_index_links_every_page() -> None:
     pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"README.md"}
     linked = set(re.findall(r"\]\(([\w.-]+\.md)\)", index))
     assert pages <= linked
+
+
+@pytest.mark.parametrize(
+    "block",
+    [b for b in yaml_blocks(ROOT / "docs" / "retrieval.md") if b.startswith("providers:")],
+)
+def test_retrieval_examples_are_valid(block: str) -> None:
+    parse_config(block, "docs/retrieval.md")
+
+
+def test_readme_retrieval_example_is_valid() -> None:
+    (block,) = [b for b in yaml_blocks(ROOT / "README.md") if b.startswith("retrieval:")]
+    data = yaml.safe_load(block)
+    Config.model_validate({"providers": [{"name": "m", "kind": "mock", "model": "m"}], **data})

@@ -14,6 +14,7 @@ from orchestrator_server.api.convert import attempts_to_proto
 from orchestrator_server.domain.errors import (
     AllProvidersFailed,
     AllRateLimited,
+    CollectionUnavailable,
     ConfigFileRejected,
     ConfigRejected,
     DeadlineExceeded,
@@ -21,7 +22,6 @@ from orchestrator_server.domain.errors import (
     GatewayRateLimited,
     InvalidRequest,
     NotFound,
-    NotImplementedYet,
     ProviderRejectedRequest,
     StreamInterrupted,
     Unauthenticated,
@@ -52,10 +52,12 @@ STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     AllProvidersFailed: StatusRule(grpc.StatusCode.UNAVAILABLE, "ALL_PROVIDERS_FAILED"),
     StreamInterrupted: StatusRule(grpc.StatusCode.UNAVAILABLE, "STREAM_INTERRUPTED"),
     DeadlineExceeded: StatusRule(grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
-    NotImplementedYet: StatusRule(grpc.StatusCode.UNIMPLEMENTED, "NOT_IMPLEMENTED"),
     ConfigRejected: StatusRule(grpc.StatusCode.INVALID_ARGUMENT, "CONFIG_REJECTED"),
     ConfigFileRejected: StatusRule(grpc.StatusCode.FAILED_PRECONDITION, "CONFIG_FILE_REJECTED"),
     Unauthenticated: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
+    CollectionUnavailable: StatusRule(
+        grpc.StatusCode.FAILED_PRECONDITION, "COLLECTION_UNAVAILABLE"
+    ),
 }
 INTERNAL = StatusRule(grpc.StatusCode.INTERNAL, "INTERNAL")
 

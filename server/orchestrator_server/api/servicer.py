@@ -21,13 +21,14 @@ from orchestrator.v1 import (
     retrieve_pb2,
     validate_key_pb2,
 )
-from orchestrator_server.api import convert, listing, validate_key
+from orchestrator_server.api import convert, listing, retrieve, validate_key
 from orchestrator_server.api.errors import map_error
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
 from orchestrator_server.config.models import LimitsConfig
-from orchestrator_server.domain.errors import NotFound, NotImplementedYet
+from orchestrator_server.domain.errors import NotFound
 from orchestrator_server.providers.catalog import ModelCatalog
 from orchestrator_server.reload.generation import Generations
+from orchestrator_server.retrieval.collections import Collections
 from orchestrator_server.routing.types import StreamStarted, StreamText
 from orchestrator_server.validation.service import KeyValidationService
 
@@ -50,10 +51,12 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         *,
         key_validation: KeyValidationService,
         clock: Callable[[], float] = time.monotonic,
+        collections: Collections | None = None,
     ) -> None:
         # Each call leases the generation current when it starts and finishes on it.
         self._generations = generations
         self._catalog = catalog
+        self._collections = Collections.empty() if collections is None else collections
         self._limits = limits
         self._key_validation = key_validation
         self._clock = clock
@@ -114,14 +117,11 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def Retrieve(
         self, request: retrieve_pb2.RetrieveRequest, context: Context
     ) -> retrieve_pb2.RetrieveResponse:
-        await _abort(
-            context,
-            NotImplementedYet(
-                "Retrieve is not implemented yet: it arrives with the issue "
-                "'Retrieve: FAISS collections with real embedders, an index CLI, and its benchmark'"
-            ),
-            _request_id(context),
-        )
+        try:
+            query = retrieve.to_query(request)
+            return retrieve.to_response(await self._collections.retrieve(query))
+        except Exception as exc:  # every failure becomes a status
+            await _abort(context, exc, _request_id(context))
 
     async def GetMetrics(
         self, request: metrics_pb2.GetMetricsRequest, context: Context

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds, Strict
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.reload import ListingConfig, ReloadConfig
+from orchestrator_server.config.retrieval import RetrievalConfig
 from orchestrator_server.config.validate_key import ValidateKeyConfig
 
 StrategyName = Literal[
@@ -108,6 +109,7 @@ class Config(Strict):
     reload: ReloadConfig = Field(default_factory=ReloadConfig)  # type: ignore[arg-type]
     listing: ListingConfig = Field(default_factory=ListingConfig)  # type: ignore[arg-type]
     validate_key: ValidateKeyConfig = Field(default_factory=ValidateKeyConfig)  # type: ignore[arg-type]
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)  # type: ignore[arg-type]
 
     @field_validator("providers")
     @classmethod

@@ -143,10 +143,6 @@ class GatewayRateLimited(GatewayError):
         self.retry_after = retry_after
 
 
-class NotImplementedYet(GatewayError):
-    """An RPC of the contract whose implementation has not landed."""
-
-
 class ConfigRejected(GatewayError):
     """A new configuration that failed validation or could not be built; nothing changed.
     Each problem starts with the key path (`providers[1].model: Field required`)."""
@@ -165,3 +161,12 @@ class ConfigFileRejected(ConfigRejected):
 
 class Unauthenticated(GatewayError):
     """The caller did not present the credentials a service requires."""
+
+
+class CollectionUnavailable(GatewayError):
+    """A configured collection that cannot serve: its index failed to load, or its embedder
+    no longer matches the index. Retrying will not help until an operator fixes it."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name

@@ -158,7 +158,9 @@ def carry_stats(
 
 
 # Sections read once at start: a reload reports their changes rather than applying them.
-_STARTUP_SECTIONS = ("server", "logging", "reload")
+# Retrieval collections are loaded once too: swapping a FAISS index under live queries is a
+# separate piece of work (load the new one, then lease it like a generation).
+_STARTUP_SECTIONS = ("server", "logging", "reload", "retrieval")
 _APPLIED_LIVE = frozenset({"reload.preserve_metrics"})  # read at each reload
 
 

@@ -1,0 +1,1 @@
+"""Retrieval for RAG: named FAISS collections, their embedders, and index building."""

@@ -1,0 +1,1 @@
+"""Embedders: one small protocol, several implementations."""
