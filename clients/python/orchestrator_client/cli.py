@@ -1,4 +1,4 @@
-"""`orchestrator generate | metrics | validate-key | retrieve`: the client from a shell.
+"""`orchestrator generate | metrics | models | validate-key | retrieve`: the client from a shell.
 
 Exit codes: 0 success; 1 the server answered with an error (status and message printed);
 2 usage error (bad flags or values); 3 the server cannot be reached; 4 `validate-key`: the
@@ -20,7 +20,12 @@ from orchestrator_client.connection import DEFAULT_TARGET
 from orchestrator_client.errors import ConnectError, OrchestratorError, Unimplemented
 from orchestrator_client.requests import PROVIDER_KINDS, GenerateOptions, RetrieveOptions
 from orchestrator_client.sync import OrchestratorClient
-from orchestrator_client.tables import documents_text, generation_summary, metrics_table
+from orchestrator_client.tables import (
+    documents_text,
+    generation_summary,
+    metrics_table,
+    models_table,
+)
 
 EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -68,6 +73,10 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     met = sub.add_parser("metrics", parents=[common], help="per-provider health and latency")
     met.add_argument("providers", nargs="*", help="only these providers")
 
+    mod = sub.add_parser("models", parents=[common], help="the models each provider offers")
+    mod.add_argument("providers", nargs="*", help="only these providers")
+    mod.add_argument("--refresh", action="store_true", help="ask the providers again now")
+
     key = sub.add_parser("validate-key", parents=[common], help="check a provider key")
     key.add_argument("--provider", required=True, choices=sorted(PROVIDER_KINDS))
     source = key.add_mutually_exclusive_group(required=True)
@@ -91,6 +100,7 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     return {
         "generate": _guarded(_generate),
         "metrics": _guarded(_metrics),
+        "models": _guarded(_models),
         "validate-key": _guarded(_validate_key),
         "retrieve": _guarded(_retrieve),
     }
@@ -208,6 +218,15 @@ def _metrics(args: argparse.Namespace, client: OrchestratorClient) -> int:
         _print_json(reply)
     else:
         print(metrics_table(reply))
+    return EXIT_OK
+
+
+def _models(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    reply = client.list_models(args.providers, refresh=args.refresh, request_id=args.request_id)
+    if args.json:
+        _print_json(reply)
+    else:
+        print(models_table(reply))
     return EXIT_OK
 
 

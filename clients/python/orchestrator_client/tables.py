@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from google.protobuf import duration_pb2
 
-from orchestrator.v1 import common_pb2, generate_pb2, metrics_pb2, retrieve_pb2
+from orchestrator.v1 import common_pb2, generate_pb2, listing_pb2, metrics_pb2, retrieve_pb2
 from orchestrator_client.requests import struct_to_dict
 
 
@@ -64,6 +64,23 @@ def metrics_table(reply: metrics_pb2.GetMetricsResponse) -> str:
             ]
         )
     return header + "\n" + _align(rows)
+
+
+def models_table(reply: listing_pb2.ListModelsResponse) -> str:
+    """One row per model, named as `--model` takes it; then where each listing came from."""
+    rows = [["MODEL", "PROVIDER", "DEFAULT", "CONFIGURED"]]
+    for m in reply.models:
+        rows.append(
+            [m.name, m.provider, "yes" if m.is_default else "", "yes" if m.configured else ""]
+        )
+    lines = [_align(rows)]
+    for listing in reply.providers:
+        source = enum_label(listing_pb2.ModelSource.Name(listing.source), "MODEL_SOURCE_")
+        note = f" ({listing.error})" if listing.error else ""
+        lines.append(f"{listing.provider}: listed by {source}{note}")
+    for alias in reply.aliases:
+        lines.append(f"alias {alias.name} -> {', '.join(alias.targets)}")
+    return "\n".join(lines)
 
 
 def _align(rows: Sequence[Sequence[str]]) -> str:

@@ -74,6 +74,15 @@ async def test_metrics_prints_a_table(server: Running) -> None:
     assert [line.split()[0] for line in lines[2:]] == ["alpha", "beta"]
 
 
+async def test_models_prints_provider_model_names(server: Running) -> None:
+    code, out, err = await orchestrator("models", "--address", server.target)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["MODEL", "PROVIDER", "DEFAULT", "CONFIGURED"]
+    assert {"alpha/m-1", "beta/m-2"} <= {line.split()[0] for line in lines[1:]}
+    assert any(line.startswith("alpha: listed by") for line in lines)
+
+
 async def test_server_error_exits_1_with_status_and_fields(server: Running) -> None:
     code, _, err = await orchestrator(
         "generate", "hi", "--temperature", "9", "--address", server.target
@@ -144,3 +153,31 @@ async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
     assert keys == ["k1", "k2"]
     retrieve = next(c.request for c in server.calls if c.method == "Retrieve")
     assert (retrieve.k, retrieve.search_type) == (2, retrieve_pb2.SEARCH_TYPE_MMR)
+
+
+async def test_validate_key_and_retrieve_against_the_real_server() -> None:
+    config = make_config(
+        mock_provider("alpha"),
+        retrieval={
+            "collections": [
+                {"name": "docs", "path": "builtin:docs", "embedder": {"kind": "hashing"}}
+            ]
+        },
+    )
+    async with running(config) as server:
+        address = ["--address", server.target]
+        ok = await orchestrator(
+            "validate-key", "--provider", "mock", "--key-stdin", *address, stdin=b"sk-fine\n"
+        )
+        bad = await orchestrator(
+            "validate-key", "--provider", "mock", "--key-stdin", *address, stdin=b"invalid-1\n"
+        )
+        found = await orchestrator("retrieve", "docs", "graceful shutdown", "-k", "2", *address)
+        missing = await orchestrator("retrieve", "nope", "anything", *address)
+    assert ok[0] == 0, ok[2]
+    assert bad[0] == 4
+    assert "invalid-1" not in bad[1] + bad[2]
+    assert found[0] == 0, found[2]
+    assert found[1].count(".md#") >= 2
+    assert missing[0] == 1
+    assert "NOT_FOUND" in missing[2]

@@ -121,3 +121,28 @@ async def test_retriever_sync_and_async() -> None:
     assert (first.collection, first.query, first.k) == ("docs", "when does fallback stop?", 2)
     assert first.search_type == retrieve_pb2.SEARCH_TYPE_MMR
     assert first.filter["lang"] == "en"
+
+
+async def test_retriever_on_the_real_server_demo_collection() -> None:
+    demo = make_config(
+        mock_provider("alpha"),
+        retrieval={
+            "collections": [
+                {"name": "docs", "path": "builtin:docs", "embedder": {"kind": "hashing"}}
+            ]
+        },
+    )
+    async with running(demo) as server:
+        retriever = OrchestratorRetriever(
+            target=server.target, collection="docs", k=3, filter={"type": "md"}
+        )
+        docs = await retriever.ainvoke("circuit breaker half-open probe")
+        sync_docs = await asyncio.to_thread(retriever.invoke, "circuit breaker half-open probe")
+        await retriever.aclose()
+        retriever.close()
+    assert len(docs) == 3
+    assert [d.id for d in sync_docs] == [d.id for d in docs]
+    scores = [d.metadata["score"] for d in docs]
+    assert scores == sorted(scores, reverse=True)
+    assert all(d.metadata["type"] == "md" for d in docs)
+    assert any("circuit" in d.page_content.lower() for d in docs)
