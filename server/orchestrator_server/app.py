@@ -14,10 +14,14 @@ from grpc_reflection.v1alpha import reflection
 from orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
+from orchestrator_server.api.telemetry import TelemetryInterceptor
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.registry import ProviderSetupError, build_providers
 from orchestrator_server.routing.router import Router
+from orchestrator_server.routing.types import HealthClass
+from orchestrator_server.telemetry.setup import Telemetry, TelemetrySetupError
+from orchestrator_server.telemetry.tracing import TracingSetupError
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +43,44 @@ class App:
         *,
         address: str | None = None,
         providers: Sequence[Provider] | None = None,
+        telemetry: Telemetry | None = None,
+        metrics_address: str | None = None,
     ) -> None:
+        """`telemetry` replaces the one built from config (in-process usage hooks, a span
+        exporter); `metrics_address` overrides telemetry.metrics.address."""
         self.config = config
         self.address = address or config.server.address
         try:
             built = providers if providers is not None else build_providers(config.providers)
-        except ProviderSetupError as exc:
+            self.telemetry = telemetry or Telemetry(config, metrics_address=metrics_address)
+        except (ProviderSetupError, TelemetrySetupError, TracingSetupError) as exc:
             raise StartupError(str(exc)) from None
         self.providers = list(built)
-        self.router = Router(self.providers, config.router, config.aliases)
+        self.router = Router(
+            self.providers, config.router, config.aliases, observer=self.telemetry.observer
+        )
+        self.telemetry.set_health_source(self._health)
+        self.telemetry.retain_providers([p.spec.name for p in self.providers])
         self.health = HealthService()
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._stopping: asyncio.Task[None] | None = None
 
+    def _health(self) -> list[tuple[str, HealthClass]]:
+        return [(s.name, s.health) for s in self.router.snapshot()]
+
     async def start(self) -> int:
         limits = self.config.server.limits
+        telemetry = self.telemetry
+        try:
+            await telemetry.start()
+        except TelemetrySetupError as exc:
+            raise StartupError(str(exc)) from None
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if telemetry.metrics is not None or telemetry.server_spans is not None:
+            interceptors.append(TelemetryInterceptor(telemetry.metrics, telemetry.server_spans))
         server = grpc.aio.server(
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -77,9 +102,12 @@ class App:
         try:
             port = server.add_insecure_port(self.address)
         except RuntimeError as exc:
-            raise StartupError(f"cannot listen on {self.address}: {exc}") from None
+            port, reason = 0, f": {exc}"
+        else:
+            reason = ""
         if port == 0:
-            raise StartupError(f"cannot listen on {self.address}")
+            await telemetry.stop()
+            raise StartupError(f"cannot listen on {self.address}{reason}")
         await server.start()
         self._server, self.port = server, port
         for name in ("", SERVICE_NAME):
@@ -99,15 +127,19 @@ class App:
         if self._server is not None:
             await self._server.stop(grace)
         await self.router.aclose()
+        await self.telemetry.stop()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()
 
 
-async def serve(config: Config, *, address: str | None = None) -> None:
+async def serve(
+    config: Config, *, address: str | None = None, metrics_address: str | None = None
+) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
-    app = App(config, address=address)  # raises StartupError for a missing key
+    # Raises StartupError for a missing key or a port in use.
+    app = App(config, address=address, metrics_address=metrics_address)
     await app.start()
     log.info(
         "orchestrator listening on %s (port %d); providers: %s; strategy: %s",
@@ -116,6 +148,12 @@ async def serve(config: Config, *, address: str | None = None) -> None:
         ", ".join(p.spec.name for p in app.providers),
         app.router.strategy,
     )
+    if app.telemetry.metrics_address is not None:
+        log.info(
+            "metrics on http://%s/metrics (port %d)",
+            app.telemetry.metrics_address,
+            app.telemetry.metrics_port,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
+from orchestrator_server.config.telemetry import ADDRESS_PATTERN
 
 ADDRESS_HELP = "HOST:PORT to listen on or connect to"
 
@@ -40,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gRPC server")
     serve.add_argument("--config", help="YAML config file (default: the embedded mock setup)")
     serve.add_argument("--address", help=ADDRESS_HELP + " (overrides server.address)")
+    serve.add_argument(
+        "--metrics-address",
+        type=_metrics_address,
+        help="HOST:PORT for Prometheus' GET /metrics, or 'off' (overrides telemetry.metrics)",
+    )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
@@ -56,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--service", default="", help="service name ('' for the whole server)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
     return parser
+
+
+def _metrics_address(value: str) -> str:
+    if value == "off" or re.match(ADDRESS_PATTERN, value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is neither HOST:PORT nor 'off'")
 
 
 def _load(path: str | None) -> Config:
@@ -75,7 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.log_level or config.logging.level, json_format=config.logging.json_format
     )
     try:
-        _run(serve(config, address=args.address))
+        _run(serve(config, address=args.address, metrics_address=args.metrics_address))
     except StartupError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds, Strict
 from orchestrator_server.config.providers import ProviderConfig
+from orchestrator_server.config.telemetry import TelemetryConfig
 
 StrategyName = Literal[
     "round-robin",
@@ -92,6 +93,9 @@ class ServerConfig(Strict):
 class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = Field(False, alias="json")
+    include_prompts: bool = Field(
+        False, description="attempt log records carry the last user message (DEBUG level)"
+    )
 
 
 class Config(Strict):
@@ -103,6 +107,7 @@ class Config(Strict):
         description='alias -> targets, each "provider" or "provider/model"',
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("providers")
     @classmethod
