@@ -101,7 +101,8 @@ class GatewayMetrics:
         spec = record.provider
         provider = self._providers.get(spec.name)
         if provider is None:
-            if self._retained is not None:
+            retained = self._retained
+            if retained is not None and spec.name not in retained:
                 return  # a call that outlived its provider's removal: no series comes back
             provider = self._providers[spec.name] = _Provider(spec)
         model = provider.models.get(record.model)
@@ -215,9 +216,11 @@ class GatewayMetrics:
     def _health(self, now: int) -> Metric:
         points = []
         if self.health is not None:
+            retained = self._retained
             points = [
                 NumberDataPoint({"provider": name}, now, now, HEALTH_VALUE[health])
                 for name, health in self.health()
+                if retained is None or name in retained
             ]
         return Metric(
             "llm_provider_health",
