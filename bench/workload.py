@@ -24,9 +24,14 @@ UPSTREAM_MODEL = "bench-model"
 CHAT_PATH = "/v1/chat/completions"
 REQUEST_ID = "0" * 32  # the length of the gateway's generated ids (uuid4().hex)
 
+# Metrics on (as in production and `make run`), tracing off (its default): what DESIGN §8's
+# budget is stated for.
+TELEMETRY = "telemetry: {metrics: {address: 127.0.0.1:0}}"
+
 GATEWAY_CONFIG = f"""\
 server: {{address: 127.0.0.1:0}}
 router: {{strategy: first-available}}
+{TELEMETRY}
 providers:
   - {{name: {PROVIDER}, kind: mock, model: {MODEL}, mock: {{reply: "{REPLY}"}}}}
 """
@@ -38,6 +43,7 @@ def gateway_upstream_config(base_url: str) -> str:
     return f"""\
 server: {{address: 127.0.0.1:0}}
 router: {{strategy: first-available}}
+{TELEMETRY}
 providers:
   - name: {UPSTREAM_PROVIDER}
     kind: openai

@@ -51,8 +51,9 @@ class Running:
 
 
 @asynccontextmanager
-async def running(config: Config) -> AsyncIterator[Running]:
-    app = App(config)
+async def running(config: Config, **app_options: Any) -> AsyncIterator[Running]:
+    """`app_options` go to App (telemetry=..., metrics_address=...)."""
+    app = App(config, **app_options)
     await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     try:

@@ -18,6 +18,7 @@ from orchestrator_server.api.admin import SERVICE_NAME as ADMIN_SERVICE_NAME
 from orchestrator_server.api.admin import AdminServicer
 from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
+from orchestrator_server.api.telemetry import TelemetryInterceptor
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog
@@ -28,6 +29,9 @@ from orchestrator_server.reload.reloader import Reloader, ReloadHook
 from orchestrator_server.reload.watch import ConfigWatcher
 from orchestrator_server.retrieval.collections import CollectionLoadError, Collections
 from orchestrator_server.routing.router import Router
+from orchestrator_server.routing.types import HealthClass
+from orchestrator_server.telemetry.setup import Telemetry, TelemetrySetupError
+from orchestrator_server.telemetry.tracing import TracingSetupError
 from orchestrator_server.validation.service import KeyValidationService
 
 log = logging.getLogger(__name__)
@@ -55,12 +59,17 @@ class App:
         address: str | None = None,
         providers: Sequence[Provider] | None = None,
         config_path: str | Path | None = None,
+        telemetry: Telemetry | None = None,
+        metrics_address: str | None = None,
     ) -> None:
+        """`telemetry` replaces the one built from config (in-process usage hooks, a span
+        exporter); `metrics_address` overrides telemetry.metrics.address."""
         self.config = config
         self.address = address or config.server.address
         try:
-            first = first_generation(config, providers)
-        except ProviderSetupError as exc:
+            self.telemetry = telemetry or Telemetry(config, metrics_address=metrics_address)
+            first = first_generation(config, providers, observer=self.telemetry.observer)
+        except (ProviderSetupError, TelemetrySetupError, TracingSetupError) as exc:
             raise StartupError(str(exc)) from None
         self.generations = Generations(first)
         path = None if config_path is None else Path(config_path)
@@ -68,6 +77,11 @@ class App:
         self.catalog = ModelCatalog()
         self.key_validation = KeyValidationService(config.validate_key, config.providers)
         self.reloader.hooks.append(self._reconfigure_key_validation)
+        # Series of providers a reload removes disappear from the scrape.
+        self.telemetry.retain_providers([p.spec.name for p in first.providers])
+        self.reloader.hooks.append(self.telemetry.retain_providers)
+        self.telemetry.set_health_source(self._health)
+        self.telemetry.set_reload_source(lambda: self.reloader.counts)
         self.health = HealthService()
         admin = config.reload.admin
         self._admin_token = _admin_token(admin.token_env) if admin.enabled else None
@@ -104,13 +118,26 @@ class App:
         config = self.generations.current.config
         self.key_validation.reconfigure(config.validate_key, config.providers)
 
+    def _health(self) -> list[tuple[str, HealthClass]]:
+        return [(s.name, s.health) for s in self.router.snapshot()]
+
     async def start(self) -> int:
         limits = self.config.server.limits
         try:
             self.collections = await Collections.load(self.config.retrieval, self.config.providers)
         except CollectionLoadError as exc:
             raise StartupError(str(exc)) from None
+        telemetry = self.telemetry
+        try:
+            await telemetry.start()
+        except TelemetrySetupError as exc:
+            await self.collections.aclose()
+            raise StartupError(str(exc)) from None
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if telemetry.metrics is not None or telemetry.server_spans is not None:
+            interceptors.append(TelemetryInterceptor(telemetry.metrics, telemetry.server_spans))
         server = grpc.aio.server(
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -145,9 +172,12 @@ class App:
         try:
             port = server.add_insecure_port(self.address)
         except RuntimeError as exc:
-            raise StartupError(f"cannot listen on {self.address}: {exc}") from None
+            port, reason = 0, f": {exc}"
+        else:
+            reason = ""
         if port == 0:
-            raise StartupError(f"cannot listen on {self.address}")
+            await telemetry.stop()
+            raise StartupError(f"cannot listen on {self.address}{reason}")
         await server.start()
         self._server, self.port = server, port
         for name in ("", *services):
@@ -174,6 +204,7 @@ class App:
         await self.generations.aclose()
         await self.key_validation.aclose()
         await self.collections.aclose()
+        await self.telemetry.stop()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
@@ -190,11 +221,16 @@ def _admin_token(env: str | None) -> str | None:
 
 
 async def serve(
-    config: Config, *, address: str | None = None, config_path: str | Path | None = None
+    config: Config,
+    *,
+    address: str | None = None,
+    config_path: str | Path | None = None,
+    metrics_address: str | None = None,
 ) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads
     `config_path` and applies it without dropping calls in flight."""
-    app = App(config, address=address, config_path=config_path)  # StartupError: a missing key
+    # Raises StartupError for a missing key or a port in use.
+    app = App(config, address=address, config_path=config_path, metrics_address=metrics_address)
     await app.start()
     log.info(
         "orchestrator listening on %s (port %d); providers: %s; strategy: %s",
@@ -203,6 +239,12 @@ async def serve(
         ", ".join(p.spec.name for p in app.providers),
         app.router.strategy,
     )
+    if app.telemetry.metrics_address is not None:
+        log.info(
+            "metrics on http://%s/metrics (port %d)",
+            app.telemetry.metrics_address,
+            app.telemetry.metrics_port,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

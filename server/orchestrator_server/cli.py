@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from orchestrator_client.cli import add_client_commands
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
+from orchestrator_server.config.telemetry import ADDRESS_PATTERN
 from orchestrator_server.retrieval.cli import add_index_parser, run_index
 
 ADDRESS_HELP = "HOST:PORT to listen on or connect to"
@@ -45,6 +47,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     serve = sub.add_parser("serve", help="run the gRPC server")
     serve.add_argument("--config", help="YAML config file (default: the embedded mock setup)")
     serve.add_argument("--address", help=ADDRESS_HELP + " (overrides server.address)")
+    serve.add_argument(
+        "--metrics-address",
+        type=_metrics_address,
+        help="HOST:PORT for Prometheus' GET /metrics, or 'off' (overrides telemetry.metrics)",
+    )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
@@ -64,6 +71,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     return parser, add_client_commands(sub)
 
 
+def _metrics_address(value: str) -> str:
+    if value == "off" or re.match(ADDRESS_PATTERN, value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is neither HOST:PORT nor 'off'")
+
+
 def _load(path: str | None) -> Config:
     return default_config() if path is None else load_config(path)
 
@@ -81,7 +94,14 @@ def _serve(args: argparse.Namespace) -> int:
         args.log_level or config.logging.level, json_format=config.logging.json_format
     )
     try:
-        _run(serve(config, address=args.address, config_path=args.config))
+        _run(
+            serve(
+                config,
+                address=args.address,
+                config_path=args.config,
+                metrics_address=args.metrics_address,
+            )
+        )
     except StartupError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 1

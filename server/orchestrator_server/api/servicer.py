@@ -33,6 +33,7 @@ from orchestrator_server.routing.types import StreamStarted, StreamText
 from orchestrator_server.validation.service import KeyValidationService
 
 REQUEST_ID_KEY = "x-request-id"
+KEY_ID_KEY = "x-api-key-id"  # names the caller's key in usage events; never the key itself
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Generated ids: a random per-process prefix and a counter. uuid4 per call read os.urandom,
 # a system call that showed up in the profile; this is unique just the same.
@@ -65,9 +66,9 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def Generate(
         self, request: generate_pb2.GenerateRequest, context: Context
     ) -> generate_pb2.GenerateResponse:
-        request_id = _request_id(context)
+        request_id, key_id = _request_ids(context)
         try:
-            chat, route = to_domain(request, self._limits, request_id)
+            chat, route = to_domain(request, self._limits, request_id, key_id)
             generation = self._generations.acquire()
             try:
                 result = await generation.router.generate(
@@ -82,9 +83,9 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def GenerateStream(
         self, request: generate_pb2.GenerateStreamRequest, context: Context
     ) -> AsyncIterator[generate_pb2.GenerateStreamResponse]:
-        request_id = _request_id(context)
+        request_id, key_id = _request_ids(context)
         try:
-            chat, route = to_domain(request, self._limits, request_id)
+            chat, route = to_domain(request, self._limits, request_id, key_id)
             generation = self._generations.acquire()
             try:
                 events = generation.router.stream(chat, route, deadline=self._deadline(context))
@@ -180,10 +181,20 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
 
 
 def _request_id(context: Context) -> str:
+    return _request_ids(context)[0]
+
+
+def _request_ids(context: Context) -> tuple[str, str]:
+    """The caller's request id (or a generated one) and key id ("" when not sent); values
+    that are not short plain tokens are ignored."""
+    request_id = key_id = ""
     for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str) and _REQUEST_ID.match(value):
-            return value
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+        if key == REQUEST_ID_KEY:
+            if isinstance(value, str) and _REQUEST_ID.match(value):
+                request_id = value
+        elif key == KEY_ID_KEY and isinstance(value, str) and _REQUEST_ID.match(value):
+            key_id = value
+    return request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):016x}", key_id
 
 
 async def _abort(context: Context, error: BaseException, request_id: str) -> NoReturn:

@@ -10,7 +10,14 @@ from typing import TypeAlias
 
 from orchestrator.v1 import common_pb2, generate_pb2
 from orchestrator_server.config.models import LimitsConfig, StrategyName
-from orchestrator_server.domain.chat import ChatMessage, ChatRequest, GenerationParams, Role
+from orchestrator_server.domain.chat import (
+    NO_META,
+    ChatMessage,
+    ChatRequest,
+    GenerationParams,
+    RequestMeta,
+    Role,
+)
 from orchestrator_server.domain.errors import FieldViolation, InvalidRequest
 from orchestrator_server.routing.types import RouteOptions
 
@@ -40,16 +47,17 @@ MAX_TAGS = 32
 
 
 def to_domain(
-    request: AnyGenerateRequest, limits: LimitsConfig, request_id: str
+    request: AnyGenerateRequest, limits: LimitsConfig, request_id: str, key_id: str = ""
 ) -> tuple[ChatRequest, RouteOptions]:
+    """`key_id` names the caller's key (from the `x-api-key-id` header) for usage events."""
     problems: list[FieldViolation] = []
     messages = _messages(request, limits, problems)
     params = _params(request.params, limits, problems) if request.HasField("params") else None
     route = _route(request, problems)
-    _metadata(request, problems)
+    meta = _metadata(request, key_id, problems)
     if problems:
         raise InvalidRequest(problems)
-    return ChatRequest(messages, params or GenerationParams(), None, request_id), route
+    return ChatRequest(messages, params or GenerationParams(), None, request_id, meta), route
 
 
 def _messages(
@@ -170,7 +178,11 @@ def _route(request: AnyGenerateRequest, problems: list[FieldViolation]) -> Route
     )
 
 
-def _metadata(request: AnyGenerateRequest, problems: list[FieldViolation]) -> None:
+def _metadata(
+    request: AnyGenerateRequest, key_id: str, problems: list[FieldViolation]
+) -> RequestMeta:
+    if not request.HasField("metadata"):
+        return NO_META if not key_id else RequestMeta(key_id=key_id)
     meta = request.metadata
     for name in ("tenant", "user"):
         if len(getattr(meta, name)) > MAX_NAME_CHARS:
@@ -179,6 +191,7 @@ def _metadata(request: AnyGenerateRequest, problems: list[FieldViolation]) -> No
             )
     if len(meta.tags) > MAX_TAGS:
         problems.append(FieldViolation("metadata.tags", f"at most {MAX_TAGS} tags"))
+    return RequestMeta(meta.tenant, meta.user, tuple(meta.tags), key_id)
 
 
 def _too_long(field: str, size: int, limit: int) -> FieldViolation:

@@ -10,6 +10,7 @@ from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds,
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.reload import ListingConfig, ReloadConfig
 from orchestrator_server.config.retrieval import RetrievalConfig
+from orchestrator_server.config.telemetry import TelemetryConfig
 from orchestrator_server.config.validate_key import ValidateKeyConfig
 
 StrategyName = Literal[
@@ -95,6 +96,9 @@ class ServerConfig(Strict):
 class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = Field(False, alias="json")
+    include_prompts: bool = Field(
+        False, description="attempt log records carry the last user message (DEBUG level)"
+    )
 
 
 class Config(Strict):
@@ -110,6 +114,7 @@ class Config(Strict):
     listing: ListingConfig = Field(default_factory=ListingConfig)  # type: ignore[arg-type]
     validate_key: ValidateKeyConfig = Field(default_factory=ValidateKeyConfig)  # type: ignore[arg-type]
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)  # type: ignore[arg-type]
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("providers")
     @classmethod

@@ -28,7 +28,12 @@ class ProviderBase(Strict):
     first_token_timeout: PositiveSeconds | None = None
     retries: int = Field(1, ge=0, le=10)
     weight: float = Field(1.0, ge=0)
-    price: PriceConfig | None = Field(None, description="none: free, and no currency")
+    price: PriceConfig | None = Field(
+        None, description="none: the built-in table's price for the model, else free"
+    )
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=dict, description="model -> price, overriding `price` for that model"
+    )
     enabled: bool = True
 
 

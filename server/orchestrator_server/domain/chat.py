@@ -39,6 +39,21 @@ class GenerationParams:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Who a request is for, as the caller declared it: for usage events, logs and traces,
+    never for providers. `key_id` names the caller's key (the `x-api-key-id` header), never
+    the key itself."""
+
+    tenant: str = ""
+    user: str = ""
+    tags: tuple[str, ...] = ()
+    key_id: str = ""
+
+
+NO_META = RequestMeta()
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """A validated request as a provider sees it. `model` is None for the provider's default."""
 
@@ -46,11 +61,12 @@ class ChatRequest:
     params: GenerationParams = field(default_factory=GenerationParams)
     model: str | None = None
     request_id: str = ""
+    meta: RequestMeta = NO_META
 
     def with_model(self, model: str | None) -> ChatRequest:
         if model == self.model:
             return self
-        return ChatRequest(self.messages, self.params, model, self.request_id)
+        return ChatRequest(self.messages, self.params, model, self.request_id, self.meta)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,10 +40,17 @@ class ProviderSpec:
     first_token_timeout: float | None = None  # streams: time to first chunk; None = timeout
     retries: int = 1  # extra attempts after the first, for retryable errors
     weight: float = 1.0
-    price: Price = Price()
+    price: Price = Price()  # of the default model, and of any model not in model_prices
+    model_prices: tuple[tuple[str, Price], ...] = ()  # (model, price) where it differs
 
     def serves(self, model: str) -> bool:
         return model == self.model or model in self.models
+
+    def price_for(self, model: str) -> Price:
+        for name, price in self.model_prices:
+            if name == model:
+                return price
+        return self.price
 
 
 @runtime_checkable

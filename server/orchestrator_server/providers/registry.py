@@ -13,8 +13,9 @@ from orchestrator_server.config.providers import (
     MockProviderConfig,
     ProviderConfig,
 )
-from orchestrator_server.providers.base import Price, Provider, ProviderSpec
+from orchestrator_server.providers.base import Provider, ProviderSpec
 from orchestrator_server.providers.mock import MockProvider
+from orchestrator_server.providers.pricing import resolve_prices
 
 
 class ProviderSetupError(Exception):
@@ -22,6 +23,9 @@ class ProviderSetupError(Exception):
 
 
 def spec_of(config: ProviderConfig) -> ProviderSpec:
+    price, model_prices = resolve_prices(
+        config.kind, config.model, config.models, config.price, config.prices
+    )
     return ProviderSpec(
         name=config.name,
         kind=config.kind,
@@ -31,11 +35,8 @@ def spec_of(config: ProviderConfig) -> ProviderSpec:
         first_token_timeout=config.first_token_timeout,
         retries=config.retries,
         weight=config.weight,
-        price=Price()
-        if config.price is None
-        else Price(
-            config.price.prompt_per_1k, config.price.completion_per_1k, config.price.currency
-        ),
+        price=price,
+        model_prices=model_prices,
     )
 
 

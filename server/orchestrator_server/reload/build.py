@@ -14,15 +14,18 @@ from orchestrator_server.config.providers import HttpProviderBase, ProviderConfi
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.registry import build_provider
 from orchestrator_server.reload.generation import Generation, close_providers
+from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver
 from orchestrator_server.routing.router import Router
 
 log = logging.getLogger(__name__)
 
 
-def router_for(providers: Sequence[Provider], config: Config) -> Router:
+def router_for(
+    providers: Sequence[Provider], config: Config, observer: AttemptObserver = NO_OBSERVER
+) -> Router:
     """The Router of a configuration, at start and on every reload (wire new Router
     arguments here, once)."""
-    return Router(providers, config.router, config.aliases)
+    return Router(providers, config.router, config.aliases, observer=observer)
 
 
 def fingerprint(config: ProviderConfig) -> str:
@@ -70,17 +73,23 @@ class Changes:
         return "; ".join(parts)
 
 
-def first_generation(config: Config, providers: Sequence[Provider] | None = None) -> Generation:
-    """Generation 1. Raises ProviderSetupError for a provider that cannot be built."""
+def first_generation(
+    config: Config,
+    providers: Sequence[Provider] | None = None,
+    *,
+    observer: AttemptObserver = NO_OBSERVER,
+) -> Generation:
+    """Generation 1. Raises ProviderSetupError for a provider that cannot be built. Later
+    generations keep its observer."""
     if providers is not None:
-        return Generation(1, config, router_for(providers, config), {})
+        return Generation(1, config, router_for(providers, config, observer), {})
     built: list[Provider] = []
     fingerprints: dict[str, str | None] = {}
     for i, entry in enumerate(config.providers):
         if entry.enabled:
             built.append(build_provider(entry, f"providers[{i}]"))
             fingerprints[entry.name] = fingerprint(entry)
-    return Generation(1, config, router_for(built, config), fingerprints)
+    return Generation(1, config, router_for(built, config, observer), fingerprints)
 
 
 async def next_generation(
@@ -109,7 +118,7 @@ async def next_generation(
             built.append(provider)
             providers.append(provider)
             (changes.changed if kept is not None else changes.added).append(entry.name)
-        router = router_for(providers, config)
+        router = router_for(providers, config, old.router.observer)
     except BaseException:
         await close_providers(built)
         raise

@@ -36,7 +36,7 @@ class Candidate:
 
     @property
     def price(self) -> float:
-        return self.slot.spec.price.per_1k
+        return self.slot.spec.price_for(self.model_name).per_1k
 
     def latency(self) -> float | None:
         return self.slot.stats.rolling_latency()

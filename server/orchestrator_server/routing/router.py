@@ -14,10 +14,13 @@ from orchestrator_server.domain.chat import ChatRequest
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.routing.candidates import Candidate, CandidateResolver
+from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver, AttemptRecord
 from orchestrator_server.routing.retry import RetryPolicy
 from orchestrator_server.routing.runtime import (
     Plan,
     Runtime,
+    observe_cancel,
+    observe_failure,
     settle_cancel,
     settle_failure,
     unexpected_failure,
@@ -47,6 +50,7 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observer: AttemptObserver = NO_OBSERVER,
     ) -> None:
         self._config = config
         self._providers = tuple(providers)
@@ -62,6 +66,7 @@ class Router:
             retry=RetryPolicy(config.retry, rng),
             request_timeout=config.request_timeout,
             plan=self._plan,
+            observer=observer,
         )
 
     @property
@@ -71,6 +76,10 @@ class Router:
     @property
     def providers(self) -> Sequence[Provider]:
         return self._providers
+
+    @property
+    def observer(self) -> AttemptObserver:
+        return self._runtime.observer
 
     @property
     def config(self) -> RouterConfig:
@@ -126,6 +135,9 @@ class Router:
         deadline_bound = left < spec.timeout
         timeout = left if deadline_bound else spec.timeout
         slot.stats.on_start()
+        observer = self._runtime.observer
+        record = AttemptRecord(request, spec, candidate.model_name, False, retry)
+        observer.attempt_started(record)
         error: ProviderError
         try:
             async with asyncio.timeout(timeout):
@@ -138,11 +150,13 @@ class Router:
         except ProviderError as exc:
             error = exc
         except asyncio.CancelledError:
+            latency = clock() - start
+            observe_cancel(observer, record, latency)
             settle_cancel(
                 slot,
                 trail,
                 candidate.model_name,
-                latency=clock() - start,
+                latency=latency,
                 retry=retry,
                 probe=probe,
                 deadline=False,
@@ -152,25 +166,38 @@ class Router:
             error = unexpected_failure(slot.name, exc)
         else:
             latency = clock() - start
-            cost = slot.succeeded(probe=probe, latency=latency, usage=completion.usage)
+            usage = completion.usage
+            cost = slot.succeeded(
+                probe=probe, latency=latency, usage=usage, model=candidate.model_name
+            )
+            currency = spec.price_for(candidate.model_name).currency
             trail.succeeded(slot.name, completion.model, latency, retry)
+            record.response_model = completion.model
+            record.latency = latency
+            record.usage = usage
+            record.cost = cost
+            record.currency = currency
+            record.finish_reason = completion.finish_reason
+            observer.attempt_ended(record)
             return RoutedCompletion(
                 text=completion.text,
                 finish_reason=completion.finish_reason,
                 provider=slot.name,
                 model=completion.model,
-                usage=completion.usage,
+                usage=usage,
                 cost=cost,
-                currency=spec.price.currency,
+                currency=currency,
                 attempts=trail.frozen(),
                 latency=clock() - started,
             )
+        latency = clock() - start
+        observe_failure(observer, record, error, latency)
         settle_failure(
             slot,
             trail,
             candidate.model_name,
             error,
-            latency=clock() - start,
+            latency=latency,
             retry=retry,
             probe=probe,
             deadline_bound=deadline_bound,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from orchestrator_server.domain.attempts import AttemptOutcome
 from orchestrator_server.domain.errors import (
     ErrorKind,
     ProviderError,
@@ -16,6 +17,7 @@ from orchestrator_server.domain.errors import (
     StreamInterrupted,
 )
 from orchestrator_server.routing.candidates import Candidate
+from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver, AttemptRecord
 from orchestrator_server.routing.retry import RetryPolicy
 from orchestrator_server.routing.slot import Slot
 from orchestrator_server.routing.trail import Trail
@@ -39,6 +41,7 @@ class Runtime:
     retry: RetryPolicy
     request_timeout: float
     plan: Callable[[RouteOptions], Plan]
+    observer: AttemptObserver = NO_OBSERVER
 
     def retry_delay(
         self, error: ProviderError, slot: Slot, retry: int, deadline: float, plan: Plan, index: int
@@ -111,6 +114,21 @@ def settle_cancel(
 ) -> None:
     slot.cancelled(probe=probe)
     trail.cancelled(slot.name, model, latency, retry, deadline=deadline)
+
+
+def observe_failure(
+    observer: AttemptObserver, record: AttemptRecord, error: ProviderError, latency: float
+) -> None:
+    record.outcome = AttemptOutcome.FAILED
+    record.error_kind = error.kind.value
+    record.latency = latency
+    observer.attempt_ended(record)
+
+
+def observe_cancel(observer: AttemptObserver, record: AttemptRecord, latency: float) -> None:
+    record.outcome = AttemptOutcome.CANCELLED
+    record.latency = latency
+    observer.attempt_ended(record)
 
 
 def unexpected_failure(provider: str, exc: BaseException) -> ProviderError:

@@ -43,10 +43,16 @@ class Slot:
         return breaker.state is CircuitState.HALF_OPEN
 
     def succeeded(
-        self, *, probe: bool, latency: float, usage: Usage, ttft: float | None = None
+        self,
+        *,
+        probe: bool,
+        latency: float,
+        usage: Usage,
+        ttft: float | None = None,
+        model: str = "",
     ) -> float:
-        """Records a success and returns its cost."""
-        cost = self.spec.price.cost(usage.prompt_tokens, usage.completion_tokens)
+        """Records a success and returns its cost (at `model`'s price)."""
+        cost = self.spec.price_for(model).cost(usage.prompt_tokens, usage.completion_tokens)
         self.stats.record_success(latency, usage, cost, ttft=ttft)
         if probe and self.breaker.record_success(probe=True):
             # The old failures would otherwise re-open the circuit at the next error.

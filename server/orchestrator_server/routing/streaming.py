@@ -13,9 +13,12 @@ from collections.abc import AsyncGenerator
 from orchestrator_server.domain.chat import ChatRequest, FinishReason, Usage, estimate_usage
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.routing.chunk_timer import ChunkTimer
+from orchestrator_server.routing.observer import AttemptRecord
 from orchestrator_server.routing.runtime import (
     Runtime,
     closing,
+    observe_cancel,
+    observe_failure,
     settle_cancel,
     settle_failure,
     unexpected_failure,
@@ -58,6 +61,9 @@ async def stream_events(
         deadline_bound = False
         error: ProviderError | None = None
         slot.stats.on_start()
+        observer = runtime.observer
+        record = AttemptRecord(request, spec, candidate.model_name, True, retry)
+        observer.attempt_started(record)
         try:
             chunks = slot.provider.stream(
                 request.with_model(candidate.model),
@@ -105,11 +111,14 @@ async def stream_events(
             error = exc
         except (asyncio.CancelledError, GeneratorExit):
             # The consumer went away; `closing` has already aborted the upstream call.
+            latency = clock() - start
+            _consumed(record, request, usage, parts, first_at, start, model)
+            observe_cancel(observer, record, latency)
             settle_cancel(
                 slot,
                 trail,
                 model,
-                latency=clock() - start,
+                latency=latency,
                 retry=retry,
                 probe=probe,
                 deadline=False,
@@ -122,26 +131,35 @@ async def stream_events(
         if error is None:
             if usage is None:
                 usage = estimate_usage(request.messages, "".join(parts))
+            ttft = None if first_at is None else first_at - start
             cost = slot.succeeded(
-                probe=probe,
-                latency=latency,
-                usage=usage,
-                ttft=None if first_at is None else first_at - start,
+                probe=probe, latency=latency, usage=usage, ttft=ttft, model=candidate.model_name
             )
+            currency = spec.price_for(candidate.model_name).currency
             trail.succeeded(slot.name, model, latency, retry)
+            record.response_model = model
+            record.latency = latency
+            record.usage = usage
+            record.cost = cost
+            record.currency = currency
+            record.finish_reason = finish
+            record.time_to_first_token = ttft
+            observer.attempt_ended(record)
             if first_at is None:
                 yield StreamStarted(slot.name, model)
             yield StreamFinished(
                 finish_reason=finish or FinishReason.UNSPECIFIED,
                 usage=usage,
                 cost=cost,
-                currency=spec.price.currency,
+                currency=currency,
                 attempts=trail.frozen(),
                 latency=clock() - started,
                 time_to_first_token=0.0 if first_at is None else first_at - started,
             )
             return
 
+        _consumed(record, request, usage, parts, first_at, start, model)
+        observe_failure(observer, record, error, latency)
         settle_failure(
             slot,
             trail,
@@ -155,3 +173,27 @@ async def stream_events(
         )
         await turns.failed(error)
     raise trail.exhausted()
+
+
+def _consumed(
+    record: AttemptRecord,
+    request: ChatRequest,
+    usage: Usage | None,
+    parts: list[str],
+    first_at: float | None,
+    start: float,
+    model: str,
+) -> None:
+    """What a stream that did not finish consumed: the usage the provider reported, else an
+    estimate from the prompt and the text received (a provider bills a cut stream too)."""
+    if usage is None and parts:
+        usage = estimate_usage(request.messages, "".join(parts))
+    if usage is not None:
+        record.usage = usage
+        record.cost = record.provider.price_for(record.model).cost(
+            usage.prompt_tokens, usage.completion_tokens
+        )
+        record.currency = record.provider.price_for(record.model).currency
+    if first_at is not None:
+        record.time_to_first_token = first_at - start
+        record.response_model = model

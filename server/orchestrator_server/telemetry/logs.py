@@ -7,6 +7,10 @@ import logging
 import sys
 import time
 
+from orchestrator_server.domain.attempts import AttemptOutcome
+from orchestrator_server.domain.chat import Role
+from orchestrator_server.routing.observer import AttemptRecord
+
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
 
@@ -36,3 +40,56 @@ def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class AttemptLogger:
+    """An AttemptObserver writing one record per provider call to the `orchestrator.attempts`
+    logger: failures and cancellations at INFO, successes at DEBUG. The fields (request_id,
+    provider, model, outcome, error, latency_ms, tokens) become JSON keys with `logging.json`.
+    The prompt is included only with `logging.include_prompts`; keys never are."""
+
+    def __init__(self, *, include_prompts: bool = False) -> None:
+        self._log = logging.getLogger("orchestrator.attempts")
+        self._include_prompts = include_prompts
+
+    def attempt_started(self, record: AttemptRecord) -> None:
+        pass
+
+    def attempt_ended(self, record: AttemptRecord) -> None:
+        success = record.outcome is AttemptOutcome.SUCCESS
+        level = logging.DEBUG if success else logging.INFO
+        if not self._log.isEnabledFor(level):
+            return
+        usage = record.usage
+        fields: dict[str, object] = {
+            "request_id": record.request.request_id,
+            "provider": record.provider.name,
+            "model": record.model,
+            "outcome": record.outcome.value,
+            "error": record.error_kind,
+            "latency_ms": round(record.latency * 1000, 3),
+            "streaming": record.streaming,
+            "prompt_tokens": usage.prompt_tokens if usage else 0,
+            "completion_tokens": usage.completion_tokens if usage else 0,
+        }
+        if self._include_prompts:
+            fields["prompt"] = _last_user_message(record)
+        error = f" ({record.error_kind})" if record.error_kind else ""
+        self._log.log(
+            level,
+            "%s %s/%s %s%s in %.1f ms",
+            fields["request_id"],
+            record.provider.name,
+            record.model,
+            record.outcome.value,
+            error,
+            record.latency * 1000,
+            extra=fields,
+        )
+
+
+def _last_user_message(record: AttemptRecord) -> str:
+    for message in reversed(record.request.messages):
+        if message.role is Role.USER:
+            return message.content
+    return ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,28 @@ log = logging.getLogger(__name__)
 
 # Streams may carry long lines (a large JSON chunk on one `data:` line).
 _READ_BUFSIZE = 1 << 20
+
+
+# Headers to add to every outgoing request, from the caller's context: telemetry sets it to
+# put the current trace context (`traceparent`) on provider requests while tracing is on.
+# None, the default, costs nothing per request.
+HeadersHook = Callable[[], Mapping[str, str] | None]
+_context_headers: HeadersHook | None = None
+
+
+def set_context_headers(hook: HeadersHook | None) -> None:
+    global _context_headers
+    _context_headers = hook
+
+
+def _with_context_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    hook = _context_headers
+    if hook is None:
+        return headers
+    extra = hook()
+    if not extra:
+        return headers
+    return {**headers, **extra} if headers else extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +145,7 @@ class HttpClient:
                 url,
                 json=json_body,
                 data=data,
-                headers=headers,
+                headers=_with_context_headers(headers),
                 params=params,
                 allow_redirects=allow_redirects,
                 timeout=aiohttp.ClientTimeout(total=timeout),
@@ -152,7 +174,7 @@ class HttpClient:
                 method,
                 url,
                 json=json_body,
-                headers=headers,
+                headers=_with_context_headers(headers),
                 params=params,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
             )

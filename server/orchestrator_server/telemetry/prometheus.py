@@ -1,0 +1,109 @@
+"""The Prometheus endpoint: OpenTelemetry's Prometheus exporter behind `GET /metrics`, served
+by aiohttp on the server's own event loop (so a scrape reads the series without locks, and
+port 0 works in tests)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    Metric,
+    MetricsData,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from orchestrator_server import __version__
+
+log = logging.getLogger(__name__)
+
+SCOPE = InstrumentationScope("orchestrator", __version__)
+
+
+class _Reader(PrometheusMetricReader):
+    """Adds the gateway's own series (see telemetry/series.py for why they are not SDK
+    instruments) to what the SDK collected, through the hook the SDK leaves for readers."""
+
+    def __init__(
+        self, produce: Callable[[], Sequence[Metric]], registry: CollectorRegistry
+    ) -> None:
+        super().__init__(registry=registry, scope_info_enabled=False)
+        self._produce = produce
+        self.resource = Resource.get_empty()
+
+    def _receive_metrics(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> None:
+        ours = ScopeMetrics(SCOPE, list(self._produce()), "")
+        resources = list(metrics_data.resource_metrics) if metrics_data is not None else []
+        if resources:
+            first = resources[0]
+            resources[0] = ResourceMetrics(
+                first.resource, [*first.scope_metrics, ours], first.schema_url
+            )
+        else:
+            resources = [ResourceMetrics(self.resource, [ours], "")]
+        super()._receive_metrics(MetricsData(resources), timeout_millis, **kwargs)
+
+
+class PrometheusEndpoint:
+    """`start(address)` serves GET /metrics; `stop()` closes it and the meter provider."""
+
+    def __init__(self, produce: Callable[[], Sequence[Metric]], resource: Resource) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._reader = _Reader(produce, self.registry)
+        self._reader.resource = resource
+        # SDK instruments made from `meter` (by an extension) are exported alongside.
+        self.meter_provider = MeterProvider(metric_readers=[self._reader], resource=resource)
+        self.meter = self.meter_provider.get_meter(SCOPE.name, SCOPE.version)
+        started = time.monotonic()
+        # Always one point, so the SDK always hands the reader a collection to add ours to.
+        self.meter.create_observable_gauge(
+            "orchestrator.uptime",
+            [lambda _: [Observation(time.monotonic() - started)]],
+            unit="s",
+            description="Seconds since the server started",
+        )
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    async def start(self, address: str) -> int:
+        host, _, port = address.rpartition(":")
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host.strip("[]"), int(port))
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server
+        sockets = getattr(server, "sockets", None) or ()
+        self.port = sockets[0].getsockname()[1] if sockets else int(port)
+        return self.port
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = self.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.meter_provider.shutdown()
