@@ -8,7 +8,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from orchestrator.v1 import admin_pb2, admin_pb2_grpc
-from orchestrator_server.api.servicer import Context, _abort, _request_id
+from orchestrator_server.api.calls import Context, abort, caller_request_id
 from orchestrator_server.domain.errors import Unauthenticated
 from orchestrator_server.reload.reloader import Reloader, ReloadReport
 
@@ -29,7 +29,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 preserve_metrics=request.preserve_metrics, validate_only=request.validate_only
             )
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, request_id)
+            await abort(context, exc, request_id)
         return admin_pb2.ReloadConfigResponse(result=_result(report))
 
     async def ApplyConfig(
@@ -43,7 +43,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 validate_only=request.validate_only,
             )
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, request_id)
+            await abort(context, exc, request_id)
         return admin_pb2.ApplyConfigResponse(result=_result(report))
 
     async def ApplyProviders(
@@ -61,12 +61,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 validate_only=request.validate_only,
             )
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, request_id)
+            await abort(context, exc, request_id)
         return admin_pb2.ApplyProvidersResponse(result=_result(report))
 
     async def _authorize(self, context: Context) -> str:
         """The request id; ends the call with UNAUTHENTICATED unless the token was sent."""
-        request_id = _request_id(context)
+        request_id = caller_request_id(context)
         if self._token is None:
             return request_id
         sent = ""
@@ -75,7 +75,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 sent = value.removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), self._token.encode()):
             error = Unauthenticated("AdminService needs 'authorization: Bearer <token>'")
-            await _abort(context, error, request_id)
+            await abort(context, error, request_id)
         return request_id
 
 

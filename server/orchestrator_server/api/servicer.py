@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import NoReturn
 
-import grpc
 from google.protobuf import timestamp_pb2
 
 from orchestrator.v1 import (
@@ -22,7 +17,7 @@ from orchestrator.v1 import (
     validate_key_pb2,
 )
 from orchestrator_server.api import convert, listing, retrieve, validate_key
-from orchestrator_server.api.errors import map_error
+from orchestrator_server.api.calls import Context, abort, caller_ids, caller_request_id
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
 from orchestrator_server.config.models import LimitsConfig
 from orchestrator_server.domain.errors import NotFound
@@ -31,16 +26,6 @@ from orchestrator_server.reload.generation import Generations
 from orchestrator_server.retrieval.collections import Collections
 from orchestrator_server.routing.types import StreamStarted, StreamText
 from orchestrator_server.validation.service import KeyValidationService
-
-REQUEST_ID_KEY = "x-request-id"
-KEY_ID_KEY = "x-api-key-id"  # names the caller's key in usage events; never the key itself
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Generated ids: a random per-process prefix and a counter. uuid4 per call read os.urandom,
-# a system call that showed up in the profile; this is unique just the same.
-_ID_PREFIX = secrets.token_hex(8)
-_ID_COUNTER = itertools.count()
-
-Context = grpc.aio.ServicerContext[object, object]
 
 
 class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServicer):
@@ -66,7 +51,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def Generate(
         self, request: generate_pb2.GenerateRequest, context: Context
     ) -> generate_pb2.GenerateResponse:
-        request_id, key_id = _request_ids(context)
+        request_id, key_id = caller_ids(context)
         try:
             chat, route = to_domain(request, self._limits, request_id, key_id)
             generation = self._generations.acquire()
@@ -78,12 +63,12 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
                 self._generations.release(generation)
             return convert.generate_response(result, request_id)
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, request_id)
+            await abort(context, exc, request_id)
 
     async def GenerateStream(
         self, request: generate_pb2.GenerateStreamRequest, context: Context
     ) -> AsyncIterator[generate_pb2.GenerateStreamResponse]:
-        request_id, key_id = _request_ids(context)
+        request_id, key_id = caller_ids(context)
         try:
             chat, route = to_domain(request, self._limits, request_id, key_id)
             generation = self._generations.acquire()
@@ -100,7 +85,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
             finally:
                 self._generations.release(generation)
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, request_id)
+            await abort(context, exc, request_id)
 
     async def ValidateKey(
         self, request: validate_key_pb2.ValidateKeyRequest, context: Context
@@ -113,7 +98,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
             )
             return validate_key.to_response(verdict)
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, _request_id(context))
+            await abort(context, exc, caller_request_id(context))
 
     async def Retrieve(
         self, request: retrieve_pb2.RetrieveRequest, context: Context
@@ -122,7 +107,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
             query = retrieve.to_query(request)
             return retrieve.to_response(await self._collections.retrieve(query))
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, _request_id(context))
+            await abort(context, exc, caller_request_id(context))
 
     async def GetMetrics(
         self, request: metrics_pb2.GetMetricsRequest, context: Context
@@ -139,7 +124,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
                         resource_type="provider",
                         name=name,
                     )
-                    await _abort(context, error, _request_id(context))
+                    await abort(context, error, caller_request_id(context))
             snapshots = [by_name[name] for name in dict.fromkeys(request.providers)]
         now = timestamp_pb2.Timestamp()
         now.GetCurrentTime()
@@ -158,7 +143,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def ListModels(
         self, request: listing_pb2.ListModelsRequest, context: Context
     ) -> listing_pb2.ListModelsResponse:
-        request_id = _request_id(context)
+        request_id = caller_request_id(context)
         try:
             generation = self._generations.acquire()
             try:
@@ -173,31 +158,8 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
             finally:
                 self._generations.release(generation)
         except Exception as exc:  # every failure becomes a status
-            await _abort(context, exc, request_id)
+            await abort(context, exc, request_id)
 
     def _deadline(self, context: Context) -> float | None:
         remaining = context.time_remaining()
         return None if remaining is None else self._clock() + remaining
-
-
-def _request_id(context: Context) -> str:
-    return _request_ids(context)[0]
-
-
-def _request_ids(context: Context) -> tuple[str, str]:
-    """The caller's request id (or a generated one) and key id ("" when not sent); values
-    that are not short plain tokens are ignored."""
-    request_id = key_id = ""
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY:
-            if isinstance(value, str) and _REQUEST_ID.match(value):
-                request_id = value
-        elif key == KEY_ID_KEY and isinstance(value, str) and _REQUEST_ID.match(value):
-            key_id = value
-    return request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):016x}", key_id
-
-
-async def _abort(context: Context, error: BaseException, request_id: str) -> NoReturn:
-    status = map_error(error, request_id)
-    await context.abort(status.code, status.message, status.trailing_metadata)
-    raise AssertionError("unreachable: abort raises")  # pragma: no cover
