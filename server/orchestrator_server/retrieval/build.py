@@ -42,18 +42,42 @@ class SourceDocument:
 
 
 def source_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
-    """(file, name relative to the folder given) for every .md/.txt/.jsonl, sorted."""
+    """(file, name) for every .md/.txt/.jsonl, sorted. One folder: names are relative to it;
+    several paths: relative to their common parent, so `README.md` and `docs/README.md`
+    stay apart."""
+    base = _names_base(paths)
+    seen: dict[str, Path] = {}
     for root in paths:
         if root.is_file():
-            yield root, root.name
+            files = [root]
         elif root.is_dir():
-            for file in sorted(root.rglob("*")):
-                relative = file.relative_to(root)
-                hidden = any(part.startswith(".") for part in relative.parts)
-                if file.is_file() and file.suffix in SUFFIXES and not hidden:
-                    yield file, relative.as_posix()
+            files = [
+                f
+                for f in sorted(root.rglob("*"))
+                if f.is_file()
+                and f.suffix in SUFFIXES
+                and not any(part.startswith(".") for part in f.relative_to(root).parts)
+            ]
         else:
             raise BuildError(f"{root}: no such file or folder")
+        for file in files:
+            if base is not None:
+                key = file.resolve().relative_to(base).as_posix()
+            else:
+                key = file.relative_to(root).as_posix() if root.is_dir() else file.name
+            if key in seen:
+                if seen[key].resolve() == file.resolve():
+                    continue  # named twice (a folder and a file in it): read once
+                raise BuildError(f"{file} and {seen[key]} would both be named {key!r}")
+            seen[key] = file
+            yield file, key
+
+
+def _names_base(paths: Sequence[Path]) -> Path | None:
+    if len(paths) < 2:
+        return None
+    resolved = [p.resolve() for p in paths]
+    return Path(os.path.commonpath([p if p.is_dir() else p.parent for p in resolved]))
 
 
 def read_sources(paths: Sequence[Path]) -> list[SourceDocument]:
