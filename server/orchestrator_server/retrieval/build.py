@@ -128,9 +128,29 @@ def chunk(documents: Sequence[SourceDocument], chunking: ChunkingConfig) -> list
     )
     out: list[StoredDocument] = []
     for doc in documents:
-        splitter = markdown if doc.markdown else plain
-        for n, piece in enumerate(splitter.split_text(doc.text)):
+        pieces = markdown.split_text(doc.text) if doc.markdown else plain.split_text(doc.text)
+        if doc.markdown:
+            pieces = attach_headings(pieces)
+        for n, piece in enumerate(pieces):
             out.append(StoredDocument(f"{doc.key}#{n}", piece, {**doc.metadata, "chunk": n}))
+    return out
+
+
+def attach_headings(pieces: Sequence[str]) -> list[str]:
+    """The Markdown splitter cuts before a heading, so a heading whose section is longer than
+    a chunk stands alone: a passage that matches queries and says nothing. It joins the
+    passage that follows it (a chunk may then run a little over its size)."""
+    out: list[str] = []
+    pending = ""
+    for piece in pieces:
+        lines = [line for line in piece.splitlines() if line.strip()]
+        if lines and all(line.lstrip().startswith("#") for line in lines):
+            pending = f"{pending}\n\n{piece}" if pending else piece
+            continue
+        out.append(f"{pending}\n\n{piece}" if pending else piece)
+        pending = ""
+    if pending:
+        out.append(pending)
     return out
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator_server.retrieval.build import BuildError, source_files
+from orchestrator_server.retrieval.build import BuildError, attach_headings, source_files
 
 
 def names(*paths: Path) -> list[str]:
@@ -35,3 +35,8 @@ def test_the_same_file_twice_is_read_once_and_a_missing_path_is_an_error(tmp_pat
     assert names(tmp_path / "a.md", tmp_path) == ["a.md"]
     with pytest.raises(BuildError, match="no such file"):
         names(tmp_path / "missing")
+
+
+def test_a_heading_alone_joins_the_passage_after_it() -> None:
+    pieces = ["# Title\n\nintro", "## Section", "long body", "## Last"]
+    assert attach_headings(pieces) == ["# Title\n\nintro", "## Section\n\nlong body", "## Last"]
