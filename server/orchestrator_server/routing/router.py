@@ -21,6 +21,7 @@ from orchestrator_server.routing.runtime import (
     Runtime,
     observe_cancel,
     observe_failure,
+    observe_success,
     settle_cancel,
     settle_failure,
     unexpected_failure,
@@ -167,18 +168,20 @@ class Router:
         else:
             latency = clock() - start
             usage = completion.usage
-            cost = slot.succeeded(
-                probe=probe, latency=latency, usage=usage, model=candidate.model_name
-            )
-            currency = spec.price_for(candidate.model_name).currency
+            price = spec.price_for(candidate.model_name)
+            cost = slot.succeeded(probe=probe, latency=latency, usage=usage, price=price)
+            currency = price.currency
             trail.succeeded(slot.name, completion.model, latency, retry)
-            record.response_model = completion.model
-            record.latency = latency
-            record.usage = usage
-            record.cost = cost
-            record.currency = currency
-            record.finish_reason = completion.finish_reason
-            observer.attempt_ended(record)
+            observe_success(
+                observer,
+                record,
+                model=completion.model,
+                latency=latency,
+                usage=usage,
+                cost=cost,
+                currency=currency,
+                finish_reason=completion.finish_reason,
+            )
             return RoutedCompletion(
                 text=completion.text,
                 finish_reason=completion.finish_reason,

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 from orchestrator_server.domain.attempts import AttemptOutcome
+from orchestrator_server.domain.chat import FinishReason, Usage
 from orchestrator_server.domain.errors import (
     ErrorKind,
     ProviderError,
@@ -114,6 +115,28 @@ def settle_cancel(
 ) -> None:
     slot.cancelled(probe=probe)
     trail.cancelled(slot.name, model, latency, retry, deadline=deadline)
+
+
+def observe_success(
+    observer: AttemptObserver,
+    record: AttemptRecord,
+    *,
+    model: str,
+    latency: float,
+    usage: Usage,
+    cost: float,
+    currency: str,
+    finish_reason: FinishReason | None,
+    ttft: float | None = None,
+) -> None:
+    record.response_model = model
+    record.latency = latency
+    record.usage = usage
+    record.cost = cost
+    record.currency = currency
+    record.finish_reason = finish_reason
+    record.time_to_first_token = ttft
+    observer.attempt_ended(record)
 
 
 def observe_failure(

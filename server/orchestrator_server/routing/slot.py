@@ -11,7 +11,7 @@ from collections.abc import Callable
 from orchestrator_server.config.models import CircuitBreakerConfig, HealthConfig
 from orchestrator_server.domain.chat import Usage
 from orchestrator_server.domain.errors import ProviderError
-from orchestrator_server.providers.base import Provider, ProviderSpec
+from orchestrator_server.providers.base import Price, Provider, ProviderSpec
 from orchestrator_server.routing.circuit import CircuitBreaker
 from orchestrator_server.routing.stats import ProviderStats
 from orchestrator_server.routing.types import CircuitState, ProviderSnapshot
@@ -48,11 +48,11 @@ class Slot:
         probe: bool,
         latency: float,
         usage: Usage,
+        price: Price,
         ttft: float | None = None,
-        model: str = "",
     ) -> float:
-        """Records a success and returns its cost (at `model`'s price)."""
-        cost = self.spec.price_for(model).cost(usage.prompt_tokens, usage.completion_tokens)
+        """Records a success and returns its cost at `price` (the served model's)."""
+        cost = price.cost(usage.prompt_tokens, usage.completion_tokens)
         self.stats.record_success(latency, usage, cost, ttft=ttft)
         if probe and self.breaker.record_success(probe=True):
             # The old failures would otherwise re-open the circuit at the next error.

@@ -19,6 +19,7 @@ from orchestrator_server.routing.runtime import (
     closing,
     observe_cancel,
     observe_failure,
+    observe_success,
     settle_cancel,
     settle_failure,
     unexpected_failure,
@@ -132,19 +133,21 @@ async def stream_events(
             if usage is None:
                 usage = estimate_usage(request.messages, "".join(parts))
             ttft = None if first_at is None else first_at - start
-            cost = slot.succeeded(
-                probe=probe, latency=latency, usage=usage, ttft=ttft, model=candidate.model_name
-            )
-            currency = spec.price_for(candidate.model_name).currency
+            price = spec.price_for(candidate.model_name)
+            cost = slot.succeeded(probe=probe, latency=latency, usage=usage, price=price, ttft=ttft)
+            currency = price.currency
             trail.succeeded(slot.name, model, latency, retry)
-            record.response_model = model
-            record.latency = latency
-            record.usage = usage
-            record.cost = cost
-            record.currency = currency
-            record.finish_reason = finish
-            record.time_to_first_token = ttft
-            observer.attempt_ended(record)
+            observe_success(
+                observer,
+                record,
+                model=model,
+                latency=latency,
+                usage=usage,
+                cost=cost,
+                currency=currency,
+                finish_reason=finish,
+                ttft=ttft,
+            )
             if first_at is None:
                 yield StreamStarted(slot.name, model)
             yield StreamFinished(
@@ -189,11 +192,10 @@ def _consumed(
     if usage is None and parts:
         usage = estimate_usage(request.messages, "".join(parts))
     if usage is not None:
+        price = record.provider.price_for(record.model)
         record.usage = usage
-        record.cost = record.provider.price_for(record.model).cost(
-            usage.prompt_tokens, usage.completion_tokens
-        )
-        record.currency = record.provider.price_for(record.model).currency
+        record.cost = price.cost(usage.prompt_tokens, usage.completion_tokens)
+        record.currency = price.currency
     if first_at is not None:
         record.time_to_first_token = first_at - start
         record.response_model = model
