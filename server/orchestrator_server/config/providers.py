@@ -140,17 +140,22 @@ class AzureOpenAIProviderConfig(HttpProviderBase):
     include_usage: bool = True
 
 
+# The API versions the adapters (and key validation) speak unless a provider sets its own.
+ANTHROPIC_VERSION = "2023-06-01"
+GEMINI_API_VERSION = "v1beta"
+
+
 class AnthropicProviderConfig(HttpProviderBase):
     kind: Literal["anthropic"]
     api_key_env: EnvVarName
-    anthropic_version: ApiVersion = "2023-06-01"
+    anthropic_version: ApiVersion = ANTHROPIC_VERSION
     default_max_tokens: int = Field(1024, ge=1, description="Anthropic requires max_tokens")
 
 
 class GeminiProviderConfig(HttpProviderBase):
     kind: Literal["gemini"]
     api_key_env: EnvVarName
-    api_version: str = "v1beta"
+    api_version: str = GEMINI_API_VERSION
 
 
 ProviderConfig = Annotated[

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator_server.config.providers import ANTHROPIC_VERSION, GEMINI_API_VERSION
 from orchestrator_server.validation.base import Budget, Target, json_object, require, send
 from orchestrator_server.validation.outcomes import (
     DEFAULT_STATUS_CODES,
@@ -19,9 +20,6 @@ from orchestrator_server.validation.outcomes import (
 )
 from orchestrator_server.validation.types import KeyCheck, Verdict
 from orchestrator_server.validation.types import ValidationCode as C
-
-ANTHROPIC_VERSION = "2023-06-01"
-GEMINI_VERSION = "v1beta"
 
 
 def _error_object(body: Any) -> dict[str, Any]:
@@ -85,7 +83,7 @@ ANTHROPIC = Listing(
     table=ANTHROPIC_TABLE,
 )
 GEMINI = Listing(
-    path=lambda target: f"/{(target.api_version or GEMINI_VERSION).strip('/')}/models",
+    path=lambda target: f"/{(target.api_version or GEMINI_API_VERSION).strip('/')}/models",
     # The header, never ?key=: a URL ends up in logs and error texts.
     headers=lambda key, target: {"x-goog-api-key": key},
     list_key="models",
