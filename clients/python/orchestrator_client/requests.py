@@ -9,6 +9,7 @@ from google.protobuf import json_format, struct_pb2
 
 from orchestrator.v1 import (
     common_pb2,
+    embed_pb2,
     generate_pb2,
     metrics_pb2,
     retrieve_pb2,
@@ -61,6 +62,26 @@ class GenerateOptions(TypedDict, total=False):
     user: str
     tags: Sequence[str]
     attributes: Mapping[str, Any]
+
+
+class EmbedOptions(TypedDict, total=False):
+    """Everything an Embed request can say besides the texts."""
+
+    model: str  # "provider/model", an alias, or an embedding model name
+    provider: str  # pin to one configured provider
+    dimensions: int  # ask for vectors of this size
+    input_type: str  # "document" or "query"
+    strategy: str
+    disable_fallback: bool
+    tenant: str
+    user: str
+    tags: Sequence[str]
+
+
+INPUT_TYPES: dict[str, embed_pb2.EmbedInputType] = {
+    "document": embed_pb2.EMBED_INPUT_TYPE_DOCUMENT,
+    "query": embed_pb2.EMBED_INPUT_TYPE_QUERY,
+}
 
 
 class RetrieveOptions(TypedDict, total=False):
@@ -123,6 +144,37 @@ def generate_request(
         routing=routing,
         metadata=metadata,
     )
+
+
+def embed_request(
+    inputs: Sequence[str], options: EmbedOptions, *, tenant: str = "", user: str = ""
+) -> embed_pb2.EmbedRequest:
+    if isinstance(inputs, str):
+        raise TypeError("inputs is a list of texts; wrap a single text in a list")
+    routing = generate_pb2.RoutingOptions(disable_fallback=options.get("disable_fallback", False))
+    if options.get("strategy"):
+        routing.strategy = strategy_value(options["strategy"])
+    request = embed_pb2.EmbedRequest(
+        inputs=list(inputs),
+        model=options.get("model", ""),
+        provider=options.get("provider", ""),
+        routing=routing,
+        metadata=generate_pb2.RequestMetadata(
+            tenant=options.get("tenant", tenant),
+            user=options.get("user", user),
+            tags=list(options.get("tags", ())),
+        ),
+    )
+    if options.get("dimensions") is not None:
+        request.dimensions = options["dimensions"]
+    if options.get("input_type"):
+        try:
+            request.input_type = INPUT_TYPES[options["input_type"].lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown input type {options['input_type']!r}; use one of {sorted(INPUT_TYPES)}"
+            ) from None
+    return request
 
 
 def stream_request(request: generate_pb2.GenerateRequest) -> generate_pb2.GenerateStreamRequest:

@@ -99,6 +99,15 @@ class InvalidRequest(GatewayError):
         self.violations = tuple(violations)
 
 
+class UnsupportedFeature(InvalidRequest):
+    """No candidate provider can honour what the request asks (tools, a schema, images);
+    found before any provider is called."""
+
+    def __init__(self, violations: list[FieldViolation], features: tuple[str, ...]) -> None:
+        super().__init__(violations)
+        self.features = features
+
+
 class NotFound(GatewayError):
     """An unknown provider, model, alias or collection named by the caller."""
 

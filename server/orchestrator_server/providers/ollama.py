@@ -21,9 +21,11 @@ from orchestrator_server.domain.chat import (
     estimate_tokens,
     estimate_usage,
 )
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.embeddings import prompt_usage, vector_rows
 from orchestrator_server.providers.http.errors import (
     http_error,
     kind_for_status,
@@ -59,6 +61,7 @@ class OllamaProvider(HttpAdapter):
         super().__init__(spec, config, default_base_url="http://localhost:11434")
         self._chat_url = f"{self.base_url}/api/chat"
         self._tags_url = f"{self.base_url}/api/tags"
+        self._embed_url = f"{self.base_url}/api/embed"
         self._keep_alive = config.keep_alive
         # A local Ollama has no auth; a key means an authenticating proxy in front of it.
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -110,6 +113,26 @@ class OllamaProvider(HttpAdapter):
         ) as response:
             async for chunk in parse_stream(response.content, request.messages):
                 yield chunk
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """`POST /api/embed`: a batch in one call; vectors come back L2-normalized."""
+        model = request.model or self.spec.embedding_model or ""
+        body: dict[str, Any] = {"model": model, "input": list(request.inputs), "truncate": True}
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        if self._keep_alive is not None:
+            body["keep_alive"] = self._keep_alive
+        reply = await self.call(
+            "POST", self._embed_url, json_body=body, headers=self._headers, timeout=timeout
+        )
+        data = reply.json()
+        if not isinstance(data, dict):
+            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "embedding reply is not an object")
+        return Embeddings(
+            vectors=vector_rows(data.get("embeddings"), len(request.inputs)),
+            model=str(data.get("model") or model),
+            usage=prompt_usage(data.get("prompt_eval_count"), request.inputs),
+        )
 
     async def check_health(self) -> None:
         # Listing local models is free; a completion would load a model into memory.

@@ -15,9 +15,11 @@ from orchestrator_server.domain.chat import (
     Usage,
     estimate_usage,
 )
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.embeddings import indexed_data, prompt_usage
 from orchestrator_server.providers.http.errors import (
     http_error,
     kind_for_status,
@@ -52,6 +54,7 @@ class OpenAIProvider(HttpAdapter):
         if isinstance(config, AzureOpenAIProviderConfig):
             deployment = config.deployment or spec.model
             self._chat_url = f"{self.base_url}/openai/deployments/{deployment}/chat/completions"
+            self._azure = True
             self._models_url = f"{self.base_url}/openai/models"
             self._params: dict[str, str] = {"api-version": config.api_version}
             self._max_tokens_field = "max_tokens"
@@ -59,6 +62,7 @@ class OpenAIProvider(HttpAdapter):
                 headers["api-key"] = api_key
         else:
             self._chat_url = f"{self.base_url}/chat/completions"
+            self._azure = False
             self._models_url = f"{self.base_url}/models"
             self._params = {}
             self._max_tokens_field = config.max_tokens_field
@@ -138,6 +142,35 @@ class OpenAIProvider(HttpAdapter):
                 raise ProviderError(
                     ErrorKind.MALFORMED_RESPONSE, "upstream stream ended without [DONE]"
                 )
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """`POST /embeddings` (Azure: the model's deployment). Floats are asked for
+        explicitly: without `encoding_format` some servers answer base64."""
+        model = request.model or self.spec.embedding_model or ""
+        url = (
+            f"{self.base_url}/openai/deployments/{model}/embeddings"
+            if self._azure
+            else f"{self.base_url}/embeddings"
+        )
+        body: dict[str, Any] = {
+            "model": model,
+            "input": list(request.inputs),
+            "encoding_format": "float",
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        reply = await self.call(
+            "POST", url, json_body=body, headers=self._headers, params=self._params, timeout=timeout
+        )
+        data = reply.json()
+        usage = data.get("usage") if isinstance(data, dict) else None
+        return Embeddings(
+            vectors=indexed_data(data, len(request.inputs)),
+            model=str((data.get("model") if isinstance(data, dict) else None) or model),
+            usage=prompt_usage(
+                usage.get("prompt_tokens") if isinstance(usage, dict) else None, request.inputs
+            ),
+        )
 
     async def check_health(self) -> None:
         await self.call(
