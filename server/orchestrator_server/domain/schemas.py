@@ -61,7 +61,9 @@ def reply_problem(text: str, schema: Mapping[str, Any]) -> str | None:
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "the root"
-    return f"the reply does not match the response schema at {where} ({error.validator})"
+    # The schema's words only (a missing property's name), never the reply's.
+    why = error.message[:120] if error.validator == "required" else error.validator
+    return f"the reply does not match the response schema at {where} ({why})"
 
 
 @lru_cache(maxsize=256)
