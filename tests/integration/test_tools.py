@@ -139,6 +139,24 @@ async def test_mock_answers_json_that_matches_the_schema() -> None:
     assert json.loads(mode.text) == {"answer": "This is m (mock-model) answering: hi"}
 
 
+async def test_a_reply_that_breaks_the_schema_falls_back() -> None:
+    config = make_config(mock_provider("broken", reply="not json"), mock_provider("good"))
+    request = generate_pb2.GenerateRequest(
+        prompt="A city: Riga", response_format=schema_format(CITY_SCHEMA)
+    )
+    async with running(config) as server:
+        reply = await server.stub.Generate(request)
+        assert server.mock("broken").calls == 2  # a malformed reply is retried once
+    assert reply.provider == "good"
+    assert json.loads(reply.text) == {"name": "Riga", "population": 1}
+    assert [(a.provider, a.error_code) for a in reply.attempts] == [
+        ("broken", "malformed_response"),
+        ("broken", "malformed_response"),
+        ("good", ""),
+    ]
+    assert reply.attempts[0].message == "the reply is not JSON"
+
+
 async def test_a_stream_whose_json_breaks_the_schema_ends_interrupted() -> None:
     config = make_config(mock_provider("m", reply="not json"))
     request = generate_pb2.GenerateStreamRequest(

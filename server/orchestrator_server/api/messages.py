@@ -37,6 +37,7 @@ class MessageReader:
         self._calls: dict[str, ToolCall] = {}
         self.chars = 0
         self.images = 0
+        self.plain = True  # no parts, tool calls or tool results so far
 
     def read(self, messages: Sequence[generate_pb2.ChatMessage]) -> tuple[ChatMessage, ...]:
         out: list[ChatMessage] = []
@@ -53,8 +54,15 @@ class MessageReader:
         self._problems.append(FieldViolation(field, description))
 
     def _one(self, i: int, message: generate_pb2.ChatMessage) -> ChatMessage | None:
-        where = f"messages[{i}]"
         role = ROLES.get(message.role)
+        if (
+            role is not None
+            and role is not Role.TOOL
+            and not (message.parts or message.tool_calls or message.tool_call_id)
+        ):
+            return self._text(i, role, message.content)
+        self.plain = False
+        where = f"messages[{i}]"
         if role is None:
             self._problem(
                 f"{where}.role", "must be ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL"
@@ -85,6 +93,15 @@ class MessageReader:
         for call in calls:
             self._calls[call.id] = call
         return ChatMessage(role, content, parts, calls, message.tool_call_id, tool_name)
+
+    def _text(self, i: int, role: Role, content: str) -> ChatMessage:
+        """A plain text message: the common case, checked with no more work than it needs."""
+        if role is Role.SYSTEM and i != 0:
+            self._problem(f"messages[{i}].role", "a system message may only come first")
+        if not content.strip():
+            self._problem(f"messages[{i}].content", "must not be empty")
+        self.chars += len(content)
+        return ChatMessage(role, content)
 
     def _answered_call(self, call_id: str, where: str) -> str:
         if not call_id:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from orchestrator.v1 import common_pb2, embed_pb2, generate_pb2
 from orchestrator_server.api.messages import MessageReader
@@ -51,61 +51,71 @@ def to_domain(
 ) -> tuple[ChatRequest, RouteOptions]:
     """`key_id` names the caller's key (from the `x-api-key-id` header) for usage events."""
     problems: list[FieldViolation] = []
-    messages = _messages(request, limits, problems)
+    messages, plain = _messages(request, limits, problems)
     params = _params(request.params, limits, problems) if request.HasField("params") else None
     route = route_of(request, problems)
     meta = meta_of(request, key_id, problems)
-    tools = tools_of(request, problems)
-    choice = tool_choice_of(request, tools, problems)
-    response_format = response_format_of(request, problems)
+    extras = _tool_fields(request, problems) if _asks_for_more(request) else None
     if problems:
         raise InvalidRequest(problems)
     chat = ChatRequest(
-        messages,
-        params or GenerationParams(),
-        None,
-        request_id,
-        meta,
-        tools=tools,
-        tool_choice=choice,
-        parallel_tool_calls=(
-            request.parallel_tool_calls if request.HasField("parallel_tool_calls") else None
-        ),
-        response_format=response_format,
+        messages, params or GenerationParams(), None, request_id, meta, **(extras or {})
     )
+    if extras is None and plain:  # text chat: the common case stays as cheap as before
+        return chat, route
     features = chat.required_features()
     return chat, (replace(route, features=features) if features else route)
 
 
+def _asks_for_more(request: AnyGenerateRequest) -> bool:
+    return bool(request.tools) or any(map(request.HasField, _EXTRA_FIELDS))
+
+
+_EXTRA_FIELDS = ("tool_choice", "parallel_tool_calls", "response_format")
+
+
+def _tool_fields(request: AnyGenerateRequest, problems: list[FieldViolation]) -> dict[str, Any]:
+    tools = tools_of(request, problems)
+    return {
+        "tools": tools,
+        "tool_choice": tool_choice_of(request, tools, problems),
+        "parallel_tool_calls": (
+            request.parallel_tool_calls if request.HasField("parallel_tool_calls") else None
+        ),
+        "response_format": response_format_of(request, problems),
+    }
+
+
 def _messages(
     request: AnyGenerateRequest, limits: LimitsConfig, problems: list[FieldViolation]
-) -> tuple[ChatMessage, ...]:
+) -> tuple[tuple[ChatMessage, ...], bool]:
+    """The messages, and whether they are plain text (no parts, tool calls or results)."""
     if request.prompt and request.messages:
         problems.append(FieldViolation("prompt", "must be empty when messages is set"))
-        return ()
+        return (), True
     if request.prompt:
         if not request.prompt.strip():
             problems.append(FieldViolation("prompt", "must not be blank"))
         elif len(request.prompt) > limits.max_input_chars:
             problems.append(_too_long("prompt", len(request.prompt), limits.max_input_chars))
-        return (ChatMessage(Role.USER, request.prompt),)
+        return (ChatMessage(Role.USER, request.prompt),), True
     if not request.messages:
         problems.append(FieldViolation("messages", "give messages or prompt"))
-        return ()
+        return (), True
     if len(request.messages) > limits.max_messages:
         problems.append(
             FieldViolation(
                 "messages", f"{len(request.messages)} messages; the limit is {limits.max_messages}"
             )
         )
-        return ()
+        return (), True
     reader = MessageReader(limits, problems)
     out = reader.read(request.messages)
     if reader.chars > limits.max_input_chars:
         problems.append(_too_long("messages", reader.chars, limits.max_input_chars))
     if out and not any(m.role is Role.USER for m in out):
         problems.append(FieldViolation("messages", "needs at least one ROLE_USER message"))
-    return out
+    return out, reader.plain
 
 
 def _params(
