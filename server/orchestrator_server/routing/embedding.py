@@ -205,30 +205,7 @@ async def _call(
     except Exception as exc:
         error = unexpected_failure(slot.name, exc)
     else:
-        latency = clock() - start
-        price = embedding_price(spec, model)
-        cost = slot.succeeded(probe=probe, latency=latency, usage=result.usage, price=price)
-        trail.succeeded(slot.name, result.model, latency, retry)
-        observe_success(
-            runtime.observer,
-            record,
-            model=result.model,
-            latency=latency,
-            usage=result.usage,
-            cost=cost,
-            currency=price.currency,
-            finish_reason=None,
-        )
-        return RoutedEmbeddings(
-            vectors=result.vectors,
-            provider=slot.name,
-            model=result.model,
-            usage=result.usage,
-            cost=cost,
-            currency=price.currency,
-            attempts=trail.frozen(),
-            latency=clock() - started,
-        )
+        return _succeeded(runtime, turn, record, result, trail, clock() - start, started)
     latency = clock() - start
     observe_failure(runtime.observer, record, error, latency)
     settle_failure(
@@ -242,6 +219,41 @@ async def _call(
         deadline_bound=deadline_bound,
     )
     return error
+
+
+def _succeeded(
+    runtime: Runtime,
+    turn: Turn,
+    record: AttemptRecord,
+    result: Embeddings,
+    trail: Trail,
+    latency: float,
+    started: float,
+) -> RoutedEmbeddings:
+    slot = turn.candidate.slot
+    price = embedding_price(slot.spec, turn.candidate.model_name)
+    cost = slot.succeeded(probe=turn.probe, latency=latency, usage=result.usage, price=price)
+    trail.succeeded(slot.name, result.model, latency, turn.retry)
+    observe_success(
+        runtime.observer,
+        record,
+        model=result.model,
+        latency=latency,
+        usage=result.usage,
+        cost=cost,
+        currency=price.currency,
+        finish_reason=None,
+    )
+    return RoutedEmbeddings(
+        vectors=result.vectors,
+        provider=slot.name,
+        model=result.model,
+        usage=result.usage,
+        cost=cost,
+        currency=price.currency,
+        attempts=trail.frozen(),
+        latency=runtime.clock() - started,
+    )
 
 
 def _shape_problem(result: Embeddings, request: EmbeddingRequest) -> str | None:
