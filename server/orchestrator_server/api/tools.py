@@ -7,6 +7,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 from google.protobuf import json_format, struct_pb2
@@ -53,6 +54,25 @@ def struct_to_json(struct: struct_pb2.Struct) -> dict[str, Any]:
     return _ints(json_format.MessageToDict(struct))  # type: ignore[no-any-return]
 
 
+def checked_schema(
+    struct: struct_pb2.Struct, *, object_root: bool = False
+) -> tuple[dict[str, Any], str | None]:
+    """A schema Struct as JSON, and why it is not a valid schema (None when it is). Agents
+    send the same tools with every call, so each distinct one is converted and checked once;
+    the dict is shared between requests and never changed."""
+    return _checked(struct.SerializeToString(deterministic=True), object_root)
+
+
+@lru_cache(maxsize=1024)
+def _checked(serialized: bytes, object_root: bool) -> tuple[dict[str, Any], str | None]:
+    schema = struct_to_json(struct_pb2.Struct.FromString(serialized))
+    try:
+        check_schema(schema, object_root=object_root)
+    except BadSchema as exc:
+        return schema, str(exc)
+    return schema, None
+
+
 def json_to_struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(value)
@@ -92,11 +112,9 @@ def tools_of(
             )
         parameters: dict[str, Any] = {}
         if tool.HasField("parameters"):
-            parameters = struct_to_json(tool.parameters)
-            try:
-                check_schema(parameters, object_root=True)
-            except BadSchema as exc:
-                problems.append(FieldViolation(f"{where}.parameters", str(exc)))
+            parameters, problem = checked_schema(tool.parameters, object_root=True)
+            if problem is not None:
+                problems.append(FieldViolation(f"{where}.parameters", problem))
         out.append(ToolDefinition(tool.name, tool.description, parameters, tool.strict))
     return tuple(out)
 
@@ -150,11 +168,9 @@ def response_format_of(
     if not spec.HasField("schema") or not spec.schema.fields:
         problems.append(FieldViolation("response_format.json_schema.schema", "is required"))
     else:
-        schema = struct_to_json(spec.schema)
-        try:
-            check_schema(schema)
-        except BadSchema as exc:
-            problems.append(FieldViolation("response_format.json_schema.schema", str(exc)))
+        schema, problem = checked_schema(spec.schema)
+        if problem is not None:
+            problems.append(FieldViolation("response_format.json_schema.schema", problem))
     return ResponseFormat(kind, spec.name, spec.description, schema, spec.strict)
 
 

@@ -20,14 +20,25 @@ class BadSchema(ValueError):
 
 
 def check_schema(schema: Mapping[str, Any], *, object_root: bool = False) -> None:
+    problem = _schema_problem(json.dumps(schema, sort_keys=True), object_root)
+    if problem is not None:
+        raise BadSchema(problem)
+
+
+@lru_cache(maxsize=1024)
+def _schema_problem(schema_json: str, object_root: bool) -> str | None:
+    """Checking a schema against the metaschema costs most of a millisecond; agents send
+    the same tools with every call, so each distinct schema is checked once."""
+    schema = json.loads(schema_json)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         at = f" at {where}" if where else ""
-        raise BadSchema(f"not a valid JSON Schema{at}: {exc.message}") from None
+        return f"not a valid JSON Schema{at}: {exc.message}"
     if object_root and schema.get("type", "object") != "object":
-        raise BadSchema('must describe an object ("type": "object")')
+        return 'must describe an object ("type": "object")'
+    return None
 
 
 def structured_reply_problem(
