@@ -101,12 +101,12 @@ async def stream_events(
                             yield StreamStarted(slot.name, model)
                         elif not text and not fragments:
                             continue
+                        parts.append(text)
                         if fragments:
                             calls.add(fragments)
                             yield StreamText(text, fragments)
                         else:
                             yield StreamText(text)
-                        parts.append(text)
                 finally:
                     timer.close()
                 if structured:
