@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.api.telemetry import TelemetryInterceptor
 from orchestrator_server.config.models import Config
+from orchestrator_server.domain.embeddings import EmbeddingRequest
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog
 from orchestrator_server.providers.registry import ProviderSetupError
@@ -29,7 +31,7 @@ from orchestrator_server.reload.reloader import Reloader, ReloadHook
 from orchestrator_server.reload.watch import ConfigWatcher
 from orchestrator_server.retrieval.collections import CollectionLoadError, Collections
 from orchestrator_server.routing.router import Router
-from orchestrator_server.routing.types import HealthClass
+from orchestrator_server.routing.types import HealthClass, RouteOptions
 from orchestrator_server.telemetry.setup import Telemetry, TelemetrySetupError
 from orchestrator_server.telemetry.tracing import TracingSetupError
 from orchestrator_server.validation.service import KeyValidationService
@@ -121,10 +123,28 @@ class App:
     def _health(self) -> list[tuple[str, HealthClass]]:
         return [(s.name, s.health) for s in self.router.snapshot()]
 
+    async def _embed_through_router(
+        self, request: EmbeddingRequest, timeout: float
+    ) -> list[list[float]]:
+        """The Embed path for collections with a `gateway` embedder: the router of the
+        generation current when the call starts, as for an Embed RPC."""
+        generation = self.generations.acquire()
+        try:
+            result = await generation.router.embed(
+                request,
+                RouteOptions(model=request.model or ""),
+                deadline=time.monotonic() + timeout,
+            )
+        finally:
+            self.generations.release(generation)
+        return result.vectors
+
     async def start(self) -> int:
         limits = self.config.server.limits
         try:
-            self.collections = await Collections.load(self.config.retrieval, self.config.providers)
+            self.collections = await Collections.load(
+                self.config.retrieval, self.config.providers, self._embed_through_router
+            )
         except CollectionLoadError as exc:
             raise StartupError(str(exc)) from None
         telemetry = self.telemetry

@@ -1,5 +1,6 @@
 """`orchestrator serve | check-config | check-providers | health-check`, plus the client
-commands (`generate | metrics | validate-key | retrieve`, from orchestrator_client.cli)."""
+commands (`generate | embed | metrics | models | validate-key | retrieve`, from
+orchestrator_client.cli)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The Node client (clients/node, @grpc/grpc-js) against a real server: its own node:test
-suite calls Generate, streams GenerateStream, reads GetMetrics and decodes error details."""
+suite calls Generate (with a tool round trip), streams GenerateStream, calls Embed, reads
+GetMetrics and decodes error details."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ async def test_node_client_suite() -> None:
     node = require_tool("node")
     node_modules_installed()
     config = make_config(
-        mock_provider("alpha", "m-1", reply="hello from node", words_per_chunk=1),
+        {
+            **mock_provider("alpha", "m-1", reply="hello from node", words_per_chunk=1),
+            "embedding_model": "mock-embedding",
+        },
         mock_provider("beta", "m-2", mode="unhealthy"),
     )
     async with running(config) as server:
@@ -43,5 +47,5 @@ async def test_node_client_suite() -> None:
         out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     report = out.decode()
     assert process.returncode == 0, report
-    assert "# pass 4" in report, report
+    assert "# pass 6" in report, report
     assert "# fail 0" in report, report

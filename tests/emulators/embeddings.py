@@ -4,8 +4,10 @@ vectors), `DIMENSION` long; each emulator's common Behaviour (errors, malformed)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
+import struct
 from typing import Any
 
 from aiohttp import web
@@ -61,13 +63,23 @@ class OpenAIEmbeddingsEmulator(openai.OpenAIEmulator):
             return malformed
         body = await request.json()
         texts = _inputs(body)
-        if texts is None:
-            error = {"error": {"message": "'input' is required", "type": "invalid_request_error"}}
-            return web.json_response(error, status=400)
+        refusal = _openai_refusal(body, texts)
+        if refusal is not None:
+            param, message = refusal
+            error = {"message": message, "type": "invalid_request_error", "param": param}
+            return web.json_response({"error": {**error, "code": None}}, status=400)
+        assert texts is not None
         dimension = int(body.get("dimensions") or DIMENSION)
+        # The API's default is float; the official SDK asks for base64 unless told otherwise
+        # (reference §1.7): little-endian float32, base64-encoded.
+        encode = body.get("encoding_format") == "base64"
         # Reversed on purpose: clients must order by `index`, not by position.
         data = [
-            {"object": "embedding", "index": i, "embedding": vector(t, dimension)}
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": _base64(vector(t, dimension)) if encode else vector(t, dimension),
+            }
             for i, t in reversed(list(enumerate(texts)))
         ]
         tokens = sum(len(t.split()) for t in texts)
@@ -79,6 +91,23 @@ class OpenAIEmbeddingsEmulator(openai.OpenAIEmulator):
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
+
+
+def _openai_refusal(body: Any, texts: list[str] | None) -> tuple[str, str] | None:
+    if texts is None:
+        return ("input", "'input' is required")
+    if not texts or any(t == "" for t in texts):
+        return ("input", "'$.input' is invalid. Please check the API reference")
+    if len(texts) > 2048:
+        return ("input", "Invalid 'input': maximum length 2048")
+    model = str(body.get("model", ""))
+    if "dimensions" in body and not model.startswith("text-embedding-3"):
+        return ("dimensions", "This model does not support specifying dimensions.")
+    return None
+
+
+def _base64(values: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
 
 
 class OllamaEmbeddingsEmulator(ollama.OllamaEmulator):

@@ -3,7 +3,11 @@ reference §3."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import random
+import string
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +39,9 @@ PROMPT_EVAL_COUNT = 26
 class OllamaEmulator(Emulator):
     """Besides the common Behaviour: `done_reason` names how replies finish, `send_done`
     False ends streams without their `"done": true` line, and `require_key` makes it answer
-    401 like an authenticating proxy unless `Authorization: Bearer <key>` is sent."""
+    401 like an authenticating proxy unless `Authorization: Bearer <key>` is sent.
+    `no_tools` names models without the tools capability (400 "... does not support
+    tools"); `call_ids` False answers calls without ids, as servers before ids did."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,6 +49,8 @@ class OllamaEmulator(Emulator):
         self.send_done = True
         self.require_key: str | None = None
         self.server_version = "0.12.6"  # what GET /api/version reports
+        self.no_tools: set[str] = set()
+        self.call_ids = True
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -105,6 +113,9 @@ class OllamaEmulator(Emulator):
         refused = self._refused(request, behaviour)
         if refused is not None:
             return refused
+        problem = _problem(body, self.no_tools)
+        if problem is not None:
+            return web.json_response({"error": problem}, status=400)
         # Ollama streams unless the request says "stream": false.
         streaming = body.get("stream", True)
         if behaviour.mode == "malformed":
@@ -124,14 +135,26 @@ class OllamaEmulator(Emulator):
                 content_type="application/x-ndjson",
                 error_frame=_line({"error": STREAM_ERROR}),
             )
+        message: dict[str, Any] = {"role": "assistant", "content": behaviour.text}
+        if behaviour.tool_calls:
+            message = {"role": "assistant", "content": "", "tool_calls": self._calls(behaviour)}
         return web.json_response(
-            {
-                "model": model,
-                "created_at": CREATED_AT,
-                "message": {"role": "assistant", "content": behaviour.text},
-                **self._final(behaviour),
-            }
+            {"model": model, "created_at": CREATED_AT, "message": message, **self._final(behaviour)}
         )
+
+    def _calls(self, behaviour: Behaviour) -> list[dict[str, Any]]:
+        """As the server sends them: `function.index` always, arguments as an object, and
+        (current servers) an id of `call_` plus 8 characters."""
+        out = []
+        for index, call in enumerate(behaviour.tool_calls or ()):
+            entry: dict[str, Any] = {
+                "function": {"index": index, "name": call["name"], "arguments": call["arguments"]}
+            }
+            if self.call_ids:
+                alphabet = string.ascii_lowercase + string.digits
+                entry = {"id": "call_" + "".join(random.choices(alphabet, k=8)), **entry}
+            out.append(entry)
+        return out
 
     def _final(self, behaviour: Behaviour) -> dict[str, Any]:
         final: dict[str, Any] = {"done_reason": self.done_reason, "done": True, **METRICS}
@@ -141,16 +164,19 @@ class OllamaEmulator(Emulator):
         return final
 
     def _lines(self, behaviour: Behaviour, model: str) -> list[bytes]:
+        messages: list[dict[str, Any]] = [
+            {"role": "assistant", "content": piece} for piece in behaviour.chunks()
+        ]
+        if behaviour.tool_calls:
+            # Content is held back while the parser reads a call; each call then comes whole
+            # in a done: false line of its own.
+            messages = [
+                {"role": "assistant", "content": "", "tool_calls": [call]}
+                for call in self._calls(behaviour)
+            ]
         lines = [
-            _line(
-                {
-                    "model": model,
-                    "created_at": CREATED_AT,
-                    "message": {"role": "assistant", "content": piece},
-                    "done": False,
-                }
-            )
-            for piece in behaviour.chunks()
+            _line({"model": model, "created_at": CREATED_AT, "message": m, "done": False})
+            for m in messages
         ]
         if self.send_done:
             lines.append(
@@ -164,6 +190,24 @@ class OllamaEmulator(Emulator):
                 )
             )
         return lines
+
+
+def _problem(body: dict[str, Any], no_tools: set[str]) -> str | None:
+    """What the server refuses: tools for a model without the capability, and images that
+    are not raw standard base64 (a data: URL included), as Go's decoder words it."""
+    model = str(body.get("model") or "")
+    if body.get("tools") and model.split(":")[0] in no_tools:
+        return f"registry.ollama.ai/library/{model}:latest does not support tools"
+    for message in body.get("messages") or ():
+        for image in message.get("images") or ():
+            try:
+                base64.b64decode(image, validate=True)
+            except (binascii.Error, ValueError):
+                return "illegal base64 data at input byte 4"
+        for call in message.get("tool_calls") or ():
+            if not isinstance((call.get("function") or {}).get("arguments"), dict):
+                return "json: cannot unmarshal string into Go struct field"
+    return None
 
 
 def _line(obj: Any) -> bytes:

@@ -7,11 +7,14 @@ Switches besides the Behaviour: `api_key` answers 401 invalid_api_key to any oth
 from __future__ import annotations
 
 import json
+import random
+import string
 import uuid
 from typing import Any
 
 from aiohttp import web
 
+from tests.emulators import openai_rules
 from tests.emulators.base import Behaviour, Emulator
 
 ERRORS: dict[int, dict[str, Any]] = {
@@ -116,6 +119,11 @@ class OpenAIEmulator(Emulator):
             return web.Response(text='{"choices": [', content_type="application/json")
         body = await request.json()
         model = body.get("model", "gpt-4o-mini")
+        rejected = openai_rules.problem(body)
+        if rejected is not None:
+            param, message = rejected
+            error = {"message": message, "type": "invalid_request_error", "param": param}
+            return web.json_response({"error": {**error, "code": None}}, status=400)
         if body.get("stream"):
             return await self.stream(
                 request,
@@ -126,18 +134,22 @@ class OpenAIEmulator(Emulator):
                 b'"type": "server_error"}}\n\n',
             )
         text = behaviour.text
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        finish = "stop"
+        if behaviour.tool_calls:
+            message["content"] = None
+            message["tool_calls"] = [
+                {"id": call_id(), "type": "function", "function": _function(call)}
+                for call in behaviour.tool_calls
+            ]
+            finish = "tool_calls"
         reply: dict[str, Any] = {
             "id": "chatcmpl-emulated",
             "object": "chat.completion",
             "created": 1,
             "model": model,
             "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
             ],
         }
         if behaviour.usage:
@@ -168,24 +180,52 @@ class OpenAIEmulator(Emulator):
                 }
             )
         ]
-        for piece in behaviour.chunks():
+        deltas = (
+            _call_deltas(behaviour.tool_calls)
+            if behaviour.tool_calls
+            else [{"content": piece} for piece in behaviour.chunks()]
+        )
+        for delta in deltas:
             frames.append(
-                frame(
-                    {
-                        **base,
-                        "choices": [
-                            {"index": 0, "delta": {"content": piece}, "finish_reason": None}
-                        ],
-                    }
-                )
+                frame({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
             )
+        finish = "tool_calls" if behaviour.tool_calls else "stop"
         frames.append(
-            frame({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            frame({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         )
         if behaviour.usage and (body.get("stream_options") or {}).get("include_usage"):
             frames.append(frame({**base, "choices": [], "usage": _usage(behaviour.text)}))
         frames.append(b"data: [DONE]\n\n")
         return frames
+
+
+def call_id() -> str:
+    """`call_` and 24 alphanumerics, as recorded from the live API."""
+    return "call_" + "".join(random.choices(string.ascii_letters + string.digits, k=24))
+
+
+def _function(call: dict[str, Any]) -> dict[str, Any]:
+    arguments = call.get("arguments", {})
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"name": call["name"], "arguments": text}
+
+
+def _call_deltas(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As recorded: per call a fragment with index, id, type and name and empty arguments,
+    then argument pieces of a few characters (split anywhere, inside strings too) that carry
+    only the index."""
+    deltas = []
+    for index, call in enumerate(calls):
+        function = _function(call)
+        head = {"index": index, "id": call_id(), "type": "function"}
+        deltas.append(
+            {"tool_calls": [{**head, "function": {"name": function["name"], "arguments": ""}}]}
+        )
+        text = function["arguments"]
+        for start in range(0, len(text), 5):
+            piece = {"index": index, "function": {"arguments": text[start : start + 5]}}
+            deltas.append({"tool_calls": [piece]})
+    return deltas
 
 
 def _ids() -> dict[str, str]:

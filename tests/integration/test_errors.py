@@ -17,6 +17,7 @@ from orchestrator.v1 import (
     generate_pb2,
     metrics_pb2,
     retrieve_pb2,
+    tools_pb2,
     validate_key_pb2,
 )
 from orchestrator_server.api.errors import STATUS_TABLE
@@ -64,6 +65,15 @@ ROWS = [
         _generate(generate_pb2.GenerateRequest()),
         grpc.StatusCode.INVALID_ARGUMENT,
         "INVALID_REQUEST",
+    ),
+    Row(
+        "UnsupportedFeature",
+        make_config({**mock_provider("a"), "capabilities": {"tools": False}}),
+        _generate(
+            generate_pb2.GenerateRequest(prompt="hello", tools=[tools_pb2.Tool(name="lookup")])
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "UNSUPPORTED_FEATURE",
     ),
     Row(
         "ProviderRejectedRequest",

@@ -47,6 +47,8 @@ class OrchestratorClient {
   }
 
   generate(request, callOptions = {}) { return this._unary('Generate', request, callOptions); }
+  // { inputs: [...], model, dimensions, inputType }: one vector per input, embeddings[i].values.
+  embed(request, callOptions = {}) { return this._unary('Embed', request, callOptions); }
   validateKey(request, callOptions = {}) { return this._unary('ValidateKey', request, callOptions); }
   retrieve(request, callOptions = {}) { return this._unary('Retrieve', request, callOptions); }
   getMetrics(request = {}, callOptions = {}) { return this._unary('GetMetrics', request, callOptions); }
@@ -144,4 +146,80 @@ function detailDecoder(protoRoot) {
   };
 }
 
-module.exports = { OrchestratorClient, OrchestratorError, loadService, grpc };
+// --- tools, structured output, images -------------------------------------------------------
+// proto-loader passes google.protobuf.Struct fields as Struct messages ({fields: {...}}), not as
+// plain objects: toStruct/fromStruct convert, and the helpers below use them.
+
+function toValue(value) {
+  if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
+  return { structValue: toStruct(value) };
+}
+
+function toStruct(object) {
+  return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, toValue(v)])) };
+}
+
+// Decoded Values name their set field in `kind` (the loader's oneofs option).
+function fromValue(value) {
+  if (!value || !value.kind || value.kind === 'nullValue') return null;
+  if (value.kind === 'structValue') return fromStruct(value.structValue);
+  if (value.kind === 'listValue') return (value.listValue.values || []).map(fromValue);
+  return value[value.kind];
+}
+
+function fromStruct(struct) {
+  return Object.fromEntries(Object.entries(struct?.fields || {}).map(([k, v]) => [k, fromValue(v)]));
+}
+
+// A tool the model may call: parameters is a JSON Schema object.
+function tool(name, parameters, description = '') {
+  return { name, description, parameters: parameters ? toStruct(parameters) : undefined };
+}
+
+// A call's arguments as an object (throws when the model's JSON is broken).
+function toolArguments(call) {
+  return JSON.parse(call.arguments || '{}');
+}
+
+function toolResult(toolCallId, content) {
+  const text = typeof content === 'string' ? content : JSON.stringify(content);
+  return { role: 'ROLE_TOOL', toolCallId, content: text };
+}
+
+// A reply replayed as the assistant's turn, with its tool calls.
+function assistantMessage(reply) {
+  return { role: 'ROLE_ASSISTANT', content: reply.text, toolCalls: reply.toolCalls };
+}
+
+function jsonSchema(name, schema, strict = false) {
+  return {
+    type: 'RESPONSE_FORMAT_TYPE_JSON_SCHEMA',
+    jsonSchema: { name, schema: toStruct(schema), strict },
+  };
+}
+
+// An image part: a Buffer (PNG, JPEG, GIF, WEBP) or an https or data: URL.
+function imagePart(image, mediaType = '') {
+  return Buffer.isBuffer(image)
+    ? { image: { data: image, mediaType } }
+    : { image: { url: image, mediaType } };
+}
+
+module.exports = {
+  OrchestratorClient,
+  OrchestratorError,
+  loadService,
+  grpc,
+  toStruct,
+  fromStruct,
+  tool,
+  toolArguments,
+  toolResult,
+  assistantMessage,
+  jsonSchema,
+  imagePart,
+};

@@ -3,7 +3,10 @@
 // one with a mock provider "alpha" replying "hello from node").
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { OrchestratorClient, OrchestratorError } = require('../src/client');
+const {
+  OrchestratorClient, OrchestratorError, tool, toolArguments, toolResult, assistantMessage,
+  jsonSchema, fromStruct,
+} = require('../src/client');
 
 const address = process.env.ORCHESTRATOR_ADDRESS;
 if (!address) throw new Error('set ORCHESTRATOR_ADDRESS to a running server');
@@ -54,4 +57,43 @@ test('errors carry the status and decoded details', async () => {
     assert.equal(error.attempts[0].errorCode, 'unavailable');
     return true;
   });
+});
+
+test('a tool round trip: the call, the result, the answer', async () => {
+  const weather = tool('get_weather', {
+    type: 'object', properties: { city: { type: 'string' } }, required: ['city'],
+  });
+  const question = { role: 'ROLE_USER', content: 'Weather in Lima?' };
+  const reply = await client.generate({ messages: [question], tools: [weather] });
+  assert.equal(reply.finishReason, 'FINISH_REASON_TOOL_CALL');
+  const [call] = reply.toolCalls;
+  assert.equal(call.name, 'get_weather');
+  assert.deepEqual(toolArguments(call), { city: 'Lima' });
+  assert.deepEqual(fromStruct(call.parsedArguments), { city: 'Lima' });
+  const answer = await client.generate({
+    messages: [question, assistantMessage(reply), toolResult(call.id, { tempC: 19 })],
+    tools: [weather],
+  });
+  assert.equal(answer.text, 'hello from node');
+  assert.equal(answer.toolCalls.length, 0);
+});
+
+test('Embed returns one vector per input, and a schema shapes the reply', async () => {
+  const reply = await client.embed({ inputs: ['a b', 'c d'], dimensions: 8 });
+  assert.equal(reply.embeddings.length, 2);
+  assert.equal(reply.embeddings[1].index, 1);
+  assert.equal(reply.embeddings[0].values.length, 8);
+  assert.equal(reply.dimensions, 8);
+  await assert.rejects(
+    client.generate({
+      prompt: 'x',
+      responseFormat: jsonSchema('city', { type: 'object', properties: { n: { type: 'integer' } } }),
+    }),
+    (error) => {
+      // alpha's fixed reply is not JSON: a malformed reply, and no other provider is left.
+      assert.equal(error.status, 'UNAVAILABLE');
+      assert.equal(error.attempts[0].errorCode, 'malformed_response');
+      return true;
+    },
+  );
 });

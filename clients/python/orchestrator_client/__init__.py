@@ -2,7 +2,9 @@
 
     from orchestrator_client import OrchestratorClient, AsyncOrchestratorClient
 
-Both clients have `generate`, `stream`, `validate_key`, `retrieve` and `metrics`; failures
+Both clients have `generate`, `stream`, `embed`, `validate_key`, `retrieve` and `metrics`;
+tools, JSON-schema output and images are built with the helpers of
+`orchestrator_client.tools` (re-exported here); failures
 raise `OrchestratorError` subclasses carrying the status, the attempt trail and RetryInfo.
 The generated stubs are in `orchestrator.v1`. LangChain classes are in
 `orchestrator_client.langchain` (extra `[langchain]`).
@@ -27,6 +29,17 @@ from orchestrator_client.errors import (
     Unimplemented,
 )
 from orchestrator_client.sync import GenerationStream, OrchestratorClient
+from orchestrator_client.tools import (
+    arguments,
+    assistant_message,
+    image_part,
+    json_schema_format,
+    schema_of,
+    strict_schema,
+    text_part,
+    tool,
+    tool_result,
+)
 
 __all__ = [
     "AsyncGenerationStream",
@@ -48,4 +61,13 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "arguments",
+    "assistant_message",
+    "image_part",
+    "json_schema_format",
+    "schema_of",
+    "strict_schema",
+    "text_part",
+    "tool",
+    "tool_result",
 ]

@@ -10,6 +10,7 @@ from typing import Any, Unpack
 import grpc
 
 from orchestrator.v1 import (
+    embed_pb2,
     generate_pb2,
     listing_pb2,
     metrics_pb2,
@@ -20,7 +21,7 @@ from orchestrator.v1 import (
 from orchestrator_client.base import BaseClient, ClientSettings
 from orchestrator_client.connection import Budget, CallMetadata, RetryPolicy, retry_delay
 from orchestrator_client.errors import from_rpc_error
-from orchestrator_client.requests import GenerateOptions, RetrieveOptions
+from orchestrator_client.requests import EmbedOptions, GenerateOptions, RetrieveOptions
 from orchestrator_client.streaming import StreamState, ended_without_end
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -113,6 +114,21 @@ class AsyncOrchestratorClient(BaseClient):
             return self._stub.GenerateStream(request, timeout=remaining, metadata=call_metadata)
 
         return AsyncGenerationStream(open_call, self._budget(timeout), self.retry, self._sleep)
+
+    async def embed(
+        self,
+        inputs: Sequence[str],
+        *,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        **options: Unpack[EmbedOptions],
+    ) -> embed_pb2.EmbedResponse:
+        """One vector per text, in order (`reply.embeddings[i].values`)."""
+        request = self._embed_request(inputs, options)
+        reply = await self._unary("Embed", request, timeout, request_id, metadata)
+        assert isinstance(reply, embed_pb2.EmbedResponse)
+        return reply
 
     async def validate_key(
         self,

@@ -8,6 +8,7 @@ from typing import Any, TypedDict, Unpack
 import grpc
 
 from orchestrator.v1 import (
+    embed_pb2,
     generate_pb2,
     metrics_pb2,
     retrieve_pb2,
@@ -83,6 +84,11 @@ class BaseClient:
         self, prompt: str | None, options: requests.GenerateOptions
     ) -> generate_pb2.GenerateStreamRequest:
         return requests.stream_request(self._generate_request(prompt, options))
+
+    def _embed_request(
+        self, inputs: Sequence[str], options: requests.EmbedOptions
+    ) -> embed_pb2.EmbedRequest:
+        return requests.embed_request(inputs, options, tenant=self.tenant, user=self.user)
 
     @staticmethod
     def _validate_key_request(

@@ -1,4 +1,5 @@
-"""`orchestrator generate | metrics | models | validate-key | retrieve`: the client from a shell.
+"""`orchestrator generate | embed | metrics | models | validate-key | retrieve`: the client
+from a shell.
 
 Exit codes: 0 success; 1 the server answered with an error (status and message printed);
 2 usage error (bad flags or values); 3 the server cannot be reached; 4 `validate-key`: the
@@ -18,7 +19,12 @@ from google.protobuf import json_format, message
 
 from orchestrator_client.connection import DEFAULT_TARGET
 from orchestrator_client.errors import ConnectError, OrchestratorError, Unimplemented
-from orchestrator_client.requests import PROVIDER_KINDS, GenerateOptions, RetrieveOptions
+from orchestrator_client.requests import (
+    PROVIDER_KINDS,
+    EmbedOptions,
+    GenerateOptions,
+    RetrieveOptions,
+)
 from orchestrator_client.sync import OrchestratorClient
 from orchestrator_client.tables import (
     documents_text,
@@ -67,7 +73,27 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     gen.add_argument("--strategy", help="routing strategy for this call, e.g. round-robin")
     gen.add_argument("--no-fallback", action="store_true", help="try only the first provider")
     gen.add_argument(
+        "--tool",
+        action="append",
+        metavar="FILE",
+        help='a tool the model may call: JSON {"name", "description", "parameters"} (repeatable)',
+    )
+    gen.add_argument("--tool-choice", help='"auto", "none", "required", or a tool name')
+    gen.add_argument("--schema", metavar="FILE", help="answer JSON matching this JSON Schema")
+    gen.add_argument(
         "-v", "--verbose", action="store_true", help="print provider, usage and fallbacks"
+    )
+
+    emb = sub.add_parser("embed", parents=[common], help="embed texts through the gateway")
+    emb.add_argument("texts", nargs="*", help="texts to embed (or --stdin)")
+    emb.add_argument("--stdin", action="store_true", help="read one text per line from stdin")
+    emb.add_argument("--model", help='"provider/model", an alias, or an embedding model name')
+    emb.add_argument("--provider", help="pin to one configured provider")
+    emb.add_argument("--dimensions", type=int, help="ask for vectors of this size")
+    emb.add_argument("--query", action="store_true", help="the texts are search queries")
+    emb.add_argument("--no-fallback", action="store_true", help="try only the first provider")
+    emb.add_argument(
+        "-v", "--verbose", action="store_true", help="print provider, model, size and usage"
     )
 
     met = sub.add_parser("metrics", parents=[common], help="per-provider health and latency")
@@ -99,6 +125,7 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
 
     return {
         "generate": _guarded(_generate),
+        "embed": _guarded(_embed),
         "metrics": _guarded(_metrics),
         "models": _guarded(_models),
         "validate-key": _guarded(_validate_key),
@@ -167,13 +194,17 @@ def _generate(args: argparse.Namespace, client: OrchestratorClient) -> int:
         value = getattr(args, name)
         if value is not None:
             options[name] = value
+    _tool_options(args, options)
     prompt = None if args.system else args.prompt
     if not args.stream:
         reply = client.generate(prompt, request_id=args.request_id, **options)
         if args.json:
             _print_json(reply)
             return EXIT_OK
-        print(reply.text)
+        if reply.text or not reply.tool_calls:
+            print(reply.text)
+        for call in reply.tool_calls:
+            print(f"tool call {call.id}: {call.name}({call.arguments})")
         if args.verbose:
             summary = generation_summary(
                 reply.provider,
@@ -209,6 +240,58 @@ def _generate(args: argparse.Namespace, client: OrchestratorClient) -> int:
                 stream.request_id,
             )
             print(summary, file=sys.stderr)
+    return EXIT_OK
+
+
+def _tool_options(args: argparse.Namespace, options: GenerateOptions) -> None:
+    if args.tool:
+        options["tools"] = [_json_file(path, "--tool") for path in args.tool]
+    if args.tool_choice:
+        options["tool_choice"] = args.tool_choice
+    if args.schema:
+        options["response_format"] = _json_file(args.schema, "--schema")
+
+
+def _json_file(path: str, flag: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except OSError as exc:
+        raise UsageError(f"cannot read {flag} {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{flag} {path} is not JSON: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{flag} {path} must hold a JSON object")
+    return value
+
+
+def _embed(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    texts = list(args.texts)
+    if args.stdin:
+        texts += [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise UsageError("give texts to embed, or --stdin")
+    options: EmbedOptions = {"disable_fallback": args.no_fallback}
+    if args.query:
+        options["input_type"] = "query"
+    for name in ("model", "provider", "dimensions"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    reply = client.embed(texts, request_id=args.request_id, **options)
+    if args.json:
+        _print_json(reply)
+        return EXIT_OK
+    for embedding in reply.embeddings:  # one JSON array per text, in input order
+        print(json.dumps([round(v, 7) for v in embedding.values]))
+    if args.verbose:
+        usage = reply.usage
+        estimated = " (estimated)" if usage.estimated else ""
+        print(
+            f"{reply.provider} {reply.model}: {len(reply.embeddings)} vectors of "
+            f"{reply.dimensions}, {usage.prompt_tokens} tokens{estimated}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -1,19 +1,24 @@
-"""LangChain integration: a chat model over Generate/GenerateStream, a retriever over Retrieve.
+"""LangChain integration: a chat model over Generate/GenerateStream (with tools, structured
+output and images), a retriever over Retrieve, embeddings over Embed.
 
-    from orchestrator_client.langchain import ChatOrchestrator, OrchestratorRetriever
+    from orchestrator_client.langchain import (
+        ChatOrchestrator, OrchestratorEmbeddings, OrchestratorRetriever)
 
     llm = ChatOrchestrator(target="localhost:50051", model="small", max_tokens=256)
     llm.invoke("Hello")                     # also ainvoke, stream, astream, batch, abatch
+    llm.bind_tools([get_weather]).invoke("Weather in Paris?").tool_calls
+    llm.with_structured_output(City).invoke("A city")  # a City instance
     docs = OrchestratorRetriever(target="localhost:50051", collection="docs", k=4).invoke("q")
+    vectors = OrchestratorEmbeddings(target="localhost:50051").embed_documents(["a", "b"])
 
 Needs langchain-core: `pip install 'orchestrator[langchain]'`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal
 
 try:
     from langchain_core.callbacks import (
@@ -23,89 +28,33 @@ try:
         CallbackManagerForRetrieverRun,
     )
     from langchain_core.documents import Document
-    from langchain_core.language_models import BaseChatModel
-    from langchain_core.messages import (
-        AIMessage,
-        AIMessageChunk,
-        BaseMessage,
-        ChatMessage,
-        HumanMessage,
-        SystemMessage,
-    )
+    from langchain_core.language_models import BaseChatModel, LanguageModelInput
+    from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
     from langchain_core.messages.ai import UsageMetadata
+    from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
     from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+    from langchain_core.utils.function_calling import convert_to_json_schema
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "orchestrator_client.langchain needs langchain-core: pip install 'orchestrator[langchain]'"
     ) from exc
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel
 
 from orchestrator.v1 import common_pb2, generate_pb2, retrieve_pb2
-from orchestrator_client.aio import AsyncOrchestratorClient
-from orchestrator_client.base import DEFAULT_TIMEOUT, ClientSettings
-from orchestrator_client.connection import DEFAULT_TARGET, RetryPolicy
+from orchestrator_client import lc_messages
+from orchestrator_client import tools as _tools
+from orchestrator_client.lc_connection import Connected as _Connected
+from orchestrator_client.lc_embeddings import OrchestratorEmbeddings
 from orchestrator_client.requests import GenerateOptions, RetrieveOptions, struct_to_dict
 from orchestrator_client.streaming import StreamState
-from orchestrator_client.sync import OrchestratorClient
 
-_ROLES: dict[type[BaseMessage], str] = {
-    SystemMessage: "system",
-    HumanMessage: "user",
-    AIMessage: "assistant",
-}
+__all__ = ["ChatOrchestrator", "OrchestratorEmbeddings", "OrchestratorRetriever"]
+
+# Keyword arguments LangChain itself passes to the model through bind(); not request fields.
+_LANGCHAIN_KWARGS = frozenset({"ls_structured_output_format"})
 _GENERATION_PARAMS = ("temperature", "top_p", "max_tokens", "repetition_penalty", "seed")
-
-
-class _Connected(BaseModel):
-    """Where the gateway is; one sync client, and one async client per event loop."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    target: str = DEFAULT_TARGET
-    tls: bool = False
-    root_certificates: bytes | None = None
-    auth_token: SecretStr | None = None
-    grpc_metadata: dict[str, str] = Field(default_factory=dict)
-    timeout: float | None = DEFAULT_TIMEOUT
-    retry: RetryPolicy | None = None
-
-    _client: OrchestratorClient | None = PrivateAttr(default=None)
-    _aclient: AsyncOrchestratorClient | None = PrivateAttr(default=None)
-    _aloop: asyncio.AbstractEventLoop | None = PrivateAttr(default=None)
-
-    def _settings(self) -> ClientSettings:
-        return ClientSettings(
-            tls=self.tls,
-            root_certificates=self.root_certificates,
-            auth_token=self.auth_token.get_secret_value() if self.auth_token else None,
-            metadata=self.grpc_metadata,
-            timeout=self.timeout,
-            retry=self.retry,
-        )
-
-    def sync_client(self) -> OrchestratorClient:
-        if self._client is None:
-            self._client = OrchestratorClient(self.target, **self._settings())
-        return self._client
-
-    def async_client(self) -> AsyncOrchestratorClient:
-        # A grpc.aio channel belongs to the loop it was made on; asyncio.run() makes new ones.
-        loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aloop is not loop:
-            self._aclient = AsyncOrchestratorClient(self.target, **self._settings())
-            self._aloop = loop
-        return self._aclient
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    async def aclose(self) -> None:
-        if self._aclient is not None and self._aloop is asyncio.get_running_loop():
-            await self._aclient.close()
-        self._aclient = self._aloop = None
 
 
 class ChatOrchestrator(_Connected, BaseChatModel):
@@ -166,12 +115,13 @@ class ChatOrchestrator(_Connected, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         with self.sync_client().stream(**self._options(messages, stop, kwargs)) as stream:
+            sent = 0
             for text in stream:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                chunk, sent = _chunk(text, stream, sent)
                 if run_manager is not None:
                     run_manager.on_llm_new_token(text, chunk=chunk)
                 yield chunk
-            yield _last_chunk(stream)
+            yield _last_chunk(stream, sent)
 
     async def _astream(
         self,
@@ -181,17 +131,84 @@ class ChatOrchestrator(_Connected, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self.async_client().stream(**self._options(messages, stop, kwargs)) as stream:
+            sent = 0
             async for text in stream:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                chunk, sent = _chunk(text, stream, sent)
                 if run_manager is not None:
                     await run_manager.on_llm_new_token(text, chunk=chunk)
                 yield chunk
-            yield _last_chunk(stream)
+            yield _last_chunk(stream, sent)
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """The model with tools it may call (LangChain tools, functions, pydantic classes or
+        dicts). `tool_choice`: "auto", "none", "any"/"required", a tool's name, or True for
+        the only tool."""
+        converted = lc_messages.lc_tools(tools, strict=strict)
+        bound: dict[str, Any] = {"tools": converted, **kwargs}
+        choice = lc_messages.lc_tool_choice(tool_choice, converted)
+        if choice is not None:
+            bound["tool_choice"] = choice
+        if parallel_tool_calls is not None:
+            bound["parallel_tool_calls"] = parallel_tool_calls
+        return self.bind(**bound)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Replies parsed into `schema` (a pydantic class gives instances, a JSON Schema or
+        TypedDict gives dicts). `json_schema` (default) asks the gateway for JSON matching
+        the schema, which it checks; `function_calling` forces a tool call instead;
+        `json_mode` asks for any JSON object."""
+        if method == "function_calling":
+            return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
+        if kwargs:
+            raise ValueError(f"unsupported arguments: {', '.join(sorted(kwargs))}")
+        pydantic_class = isinstance(schema, type) and issubclass(schema, BaseModel)
+        if method == "json_mode":
+            llm = self.bind(response_format="json_object")
+        else:
+            json_schema = convert_to_json_schema(schema)
+            name = str(json_schema.get("title") or "response").replace(" ", "_")
+            body = {k: v for k, v in json_schema.items() if k not in ("title", "description")}
+            llm = self.bind(
+                response_format=_tools.json_schema_format(
+                    name,
+                    body,
+                    strict=bool(strict),
+                    description=str(json_schema.get("description") or ""),
+                )
+            )
+        parser: Runnable[Any, Any] = (
+            PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+            if pydantic_class
+            else JsonOutputParser()
+        )
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        empty = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks([empty], exception_key="parsing_error")
 
     def _options(
         self, messages: list[BaseMessage], stop: list[str] | None, overrides: Mapping[str, Any]
     ) -> GenerateOptions:
-        options = GenerateOptions(messages=[_to_pair(m) for m in messages])
+        options = GenerateOptions(messages=[lc_messages.to_contract(m) for m in messages])
         fields: dict[str, Any] = {
             "model": self.model,
             "provider": self.provider,
@@ -202,7 +219,7 @@ class ChatOrchestrator(_Connected, BaseChatModel):
             "stop": stop if stop is not None else self.stop,
             **{name: getattr(self, name) for name in _GENERATION_PARAMS},
         }
-        fields.update(overrides)
+        fields.update({k: v for k, v in overrides.items() if k not in _LANGCHAIN_KWARGS})
         unknown = set(fields) - set(GenerateOptions.__annotations__)
         if unknown:
             raise TypeError(f"unsupported argument(s): {', '.join(sorted(unknown))}")
@@ -243,29 +260,6 @@ class OrchestratorRetriever(_Connected, BaseRetriever):
         return options
 
 
-def _to_pair(message: BaseMessage) -> tuple[str, str]:
-    if isinstance(message, ChatMessage):
-        return message.role, _text(message.content)
-    for cls, role in _ROLES.items():  # isinstance: chunks (AIMessageChunk, ...) count too
-        if isinstance(message, cls):
-            return role, _text(message.content)
-    raise ValueError(f"the gateway does not take {type(message).__name__} messages")
-
-
-def _text(content: str | list[str | dict[str, Any]]) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-        elif block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-        else:
-            raise ValueError(f"the gateway takes text only, not {block.get('type')!r} blocks")
-    return "".join(parts)
-
-
 def _usage(usage: common_pb2.Usage) -> UsageMetadata:
     return UsageMetadata(
         input_tokens=usage.prompt_tokens,
@@ -298,8 +292,13 @@ def _chat_result(reply: generate_pb2.GenerateResponse) -> ChatResult:
     metadata = _metadata(
         reply.provider, reply.model, reply.finish_reason, reply.request_id, list(reply.attempts)
     )
+    calls, invalid = lc_messages.ai_message_fields(reply.tool_calls)
     message = AIMessage(
-        content=reply.text, response_metadata=metadata, usage_metadata=_usage(reply.usage)
+        content=reply.text,
+        response_metadata=metadata,
+        usage_metadata=_usage(reply.usage),
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
     )
     return ChatResult(
         generations=[ChatGeneration(message=message)],
@@ -307,14 +306,25 @@ def _chat_result(reply: generate_pb2.GenerateResponse) -> ChatResult:
     )
 
 
-def _last_chunk(stream: StreamState) -> ChatGenerationChunk:
-    """An empty chunk with the figures of the end event; merging chunks keeps them."""
+def _chunk(text: str, stream: StreamState, sent: int) -> tuple[ChatGenerationChunk, int]:
+    """A text chunk carrying the tool-call fragments that arrived since the last one."""
+    deltas = stream.tool_call_deltas[sent:]
+    message = AIMessageChunk(content=text, tool_call_chunks=lc_messages.chunks_of(deltas))
+    return ChatGenerationChunk(message=message), sent + len(deltas)
+
+
+def _last_chunk(stream: StreamState, sent: int) -> ChatGenerationChunk:
+    """An empty chunk with the figures of the end event and the fragments not yet sent;
+    merging the chunks keeps them, and LangChain assembles the calls by index."""
     metadata = _metadata(
         stream.provider, stream.model, stream.finish_reason, stream.request_id, stream.attempts
     )
     usage = _usage(stream.usage) if stream.usage is not None else None
+    chunks = lc_messages.chunks_of(stream.tool_call_deltas[sent:])
     return ChatGenerationChunk(
-        message=AIMessageChunk(content="", response_metadata=metadata, usage_metadata=usage)
+        message=AIMessageChunk(
+            content="", response_metadata=metadata, usage_metadata=usage, tool_call_chunks=chunks
+        )
     )
 
 

@@ -9,14 +9,20 @@ from google.protobuf import json_format, struct_pb2
 
 from orchestrator.v1 import (
     common_pb2,
+    embed_pb2,
     generate_pb2,
     metrics_pb2,
     retrieve_pb2,
+    tools_pb2,
     validate_key_pb2,
 )
+from orchestrator_client import tools as _tools
 
-# A message: a ChatMessage, ("user", "hi"), or {"role": "user", "content": "hi"}.
-MessageLike = generate_pb2.ChatMessage | tuple[str, str] | Mapping[str, str]
+# A message: a ChatMessage, ("user", "hi"), {"role": "user", "content": "hi"} (also with
+# "parts", "tool_calls" or "tool_call_id"), or a GenerateResponse replayed as the assistant.
+MessageLike = (
+    generate_pb2.ChatMessage | generate_pb2.GenerateResponse | tuple[str, str] | Mapping[str, Any]
+)
 
 ROLES: dict[str, generate_pb2.Role] = {
     "system": generate_pb2.ROLE_SYSTEM,
@@ -24,6 +30,7 @@ ROLES: dict[str, generate_pb2.Role] = {
     "human": generate_pb2.ROLE_USER,
     "assistant": generate_pb2.ROLE_ASSISTANT,
     "ai": generate_pb2.ROLE_ASSISTANT,
+    "tool": generate_pb2.ROLE_TOOL,
 }
 
 PROVIDER_KINDS: dict[str, common_pb2.ProviderKind] = {
@@ -61,6 +68,30 @@ class GenerateOptions(TypedDict, total=False):
     user: str
     tags: Sequence[str]
     attributes: Mapping[str, Any]
+    tools: Sequence[_tools.ToolLike]  # Tool messages, dicts or pydantic model classes
+    tool_choice: str | tools_pb2.ToolChoice  # "auto", "none", "required", or a tool's name
+    parallel_tool_calls: bool
+    response_format: _tools.ResponseFormatLike  # "json_object", a schema, a pydantic model
+
+
+class EmbedOptions(TypedDict, total=False):
+    """Everything an Embed request can say besides the texts."""
+
+    model: str  # "provider/model", an alias, or an embedding model name
+    provider: str  # pin to one configured provider
+    dimensions: int  # ask for vectors of this size
+    input_type: str  # "document" or "query"
+    strategy: str
+    disable_fallback: bool
+    tenant: str
+    user: str
+    tags: Sequence[str]
+
+
+INPUT_TYPES: dict[str, embed_pb2.EmbedInputType] = {
+    "document": embed_pb2.EMBED_INPUT_TYPE_DOCUMENT,
+    "query": embed_pb2.EMBED_INPUT_TYPE_QUERY,
+}
 
 
 class RetrieveOptions(TypedDict, total=False):
@@ -77,15 +108,33 @@ class RetrieveOptions(TypedDict, total=False):
 def chat_message(message: MessageLike) -> generate_pb2.ChatMessage:
     if isinstance(message, generate_pb2.ChatMessage):
         return message
+    if isinstance(message, generate_pb2.GenerateResponse):
+        return _tools.assistant_message(message)
     if isinstance(message, tuple):
         role, content = message
-    else:
-        role, content = message["role"], message["content"]
+        return generate_pb2.ChatMessage(role=role_value(role), content=content)
+    out = generate_pb2.ChatMessage(
+        role=role_value(str(message["role"])),
+        content=message.get("content") or "",
+        tool_call_id=message.get("tool_call_id", ""),
+    )
+    for part in message.get("parts", ()):
+        out.parts.append(
+            part
+            if isinstance(part, generate_pb2.ContentPart)
+            else _tools.text_part(part)
+            if isinstance(part, str)
+            else _tools.image_part(part)
+        )
+    out.tool_calls.extend(_tools.tool_calls_of(message.get("tool_calls", ())))
+    return out
+
+
+def role_value(role: str) -> generate_pb2.Role:
     try:
-        role_value = ROLES[role.lower()]
+        return ROLES[role.lower()]
     except KeyError:
         raise ValueError(f"unknown role {role!r}; use one of {sorted(ROLES)}") from None
-    return generate_pb2.ChatMessage(role=role_value, content=content)
 
 
 def strategy_value(name: str) -> common_pb2.RoutingStrategy:
@@ -114,7 +163,7 @@ def generate_request(
     )
     if options.get("attributes"):
         metadata.attributes.update(dict(options["attributes"]))
-    return generate_pb2.GenerateRequest(
+    request = generate_pb2.GenerateRequest(
         prompt=prompt or "",
         messages=[chat_message(m) for m in options.get("messages", ())],
         params=params,
@@ -122,7 +171,46 @@ def generate_request(
         provider=options.get("provider", ""),
         routing=routing,
         metadata=metadata,
+        tools=[_tools.to_tool(t) for t in options.get("tools", ())],
     )
+    if options.get("tool_choice"):
+        request.tool_choice.CopyFrom(_tools.tool_choice(options["tool_choice"]))
+    if options.get("parallel_tool_calls") is not None:
+        request.parallel_tool_calls = options["parallel_tool_calls"]
+    if options.get("response_format") is not None:
+        request.response_format.CopyFrom(_tools.response_format(options["response_format"]))
+    return request
+
+
+def embed_request(
+    inputs: Sequence[str], options: EmbedOptions, *, tenant: str = "", user: str = ""
+) -> embed_pb2.EmbedRequest:
+    if isinstance(inputs, str):
+        raise TypeError("inputs is a list of texts; wrap a single text in a list")
+    routing = generate_pb2.RoutingOptions(disable_fallback=options.get("disable_fallback", False))
+    if options.get("strategy"):
+        routing.strategy = strategy_value(options["strategy"])
+    request = embed_pb2.EmbedRequest(
+        inputs=list(inputs),
+        model=options.get("model", ""),
+        provider=options.get("provider", ""),
+        routing=routing,
+        metadata=generate_pb2.RequestMetadata(
+            tenant=options.get("tenant", tenant),
+            user=options.get("user", user),
+            tags=list(options.get("tags", ())),
+        ),
+    )
+    if options.get("dimensions") is not None:
+        request.dimensions = options["dimensions"]
+    if options.get("input_type"):
+        try:
+            request.input_type = INPUT_TYPES[options["input_type"].lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown input type {options['input_type']!r}; use one of {sorted(INPUT_TYPES)}"
+            ) from None
+    return request
 
 
 def stream_request(request: generate_pb2.GenerateRequest) -> generate_pb2.GenerateStreamRequest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from orchestrator.v1 import common_pb2, generate_pb2
+from orchestrator.v1 import common_pb2, generate_pb2, tools_pb2
 from orchestrator_client.errors import StreamInterrupted
 
 
@@ -19,15 +19,21 @@ class StreamState:
         self.start: generate_pb2.StreamStart | None = None
         self.end: generate_pb2.StreamEnd | None = None
         self._parts: list[str] = []
+        # Tool-call fragments as they came; `tool_calls` has them assembled at the end.
+        self.tool_call_deltas: list[tools_pb2.ToolCallDelta] = []
 
     @property
     def received_any(self) -> bool:
         return self.start is not None or bool(self._parts) or self.end is not None
 
     def absorb(self, event: generate_pb2.GenerateStreamResponse) -> str | None:
-        """The delta's text, or None for a start or end event."""
+        """The delta's text, or None for a start or end event (or a delta that carries only
+        tool-call fragments)."""
         kind = event.WhichOneof("event")
         if kind == "delta":
+            self.tool_call_deltas.extend(event.delta.tool_calls)
+            if not event.delta.text:
+                return None
             self._parts.append(event.delta.text)
             return event.delta.text
         if kind == "start":
@@ -63,6 +69,11 @@ class StreamState:
             if self.end is not None
             else generate_pb2.FINISH_REASON_UNSPECIFIED
         )
+
+    @property
+    def tool_calls(self) -> list[tools_pb2.ToolCall]:
+        """The reply's tool calls, assembled (known once the stream has ended)."""
+        return list(self.end.tool_calls) if self.end is not None else []
 
     @property
     def attempts(self) -> list[common_pb2.Attempt]:

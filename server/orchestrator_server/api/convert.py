@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from orchestrator.v1 import common_pb2, generate_pb2, metrics_pb2
+from orchestrator_server.api.tools import tool_calls_to_proto, tool_deltas_to_proto
 from orchestrator_server.domain.attempts import Attempt, AttemptOutcome
 from orchestrator_server.domain.chat import FinishReason, Usage
+from orchestrator_server.domain.tools import ToolCallDelta
 from orchestrator_server.routing.types import (
     CircuitState,
     HealthClass,
@@ -96,6 +98,7 @@ def generate_response(result: RoutedCompletion, request_id: str) -> generate_pb2
         latency=duration(result.latency),
         attempts=attempts_to_proto(result.attempts),
         request_id=request_id,
+        tool_calls=tool_calls_to_proto(result.tool_calls) if result.tool_calls else None,
     )
 
 
@@ -105,7 +108,12 @@ def stream_start(provider: str, model: str, request_id: str) -> generate_pb2.Gen
     )
 
 
-def stream_delta(text: str) -> generate_pb2.GenerateStreamResponse:
+def stream_delta(
+    text: str, tool_calls: tuple[ToolCallDelta, ...] = ()
+) -> generate_pb2.GenerateStreamResponse:
+    if tool_calls:
+        delta = generate_pb2.StreamDelta(text=text, tool_calls=tool_deltas_to_proto(tool_calls))
+        return generate_pb2.GenerateStreamResponse(delta=delta)
     return generate_pb2.GenerateStreamResponse(delta=generate_pb2.StreamDelta(text=text))
 
 
@@ -118,6 +126,7 @@ def stream_end(event: StreamFinished) -> generate_pb2.GenerateStreamResponse:
             attempts=attempts_to_proto(event.attempts),
             latency=duration(event.latency),
             time_to_first_token=duration(event.time_to_first_token),
+            tool_calls=tool_calls_to_proto(event.tool_calls) if event.tool_calls else None,
         )
     )
 

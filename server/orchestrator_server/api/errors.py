@@ -25,6 +25,7 @@ from orchestrator_server.domain.errors import (
     ProviderRejectedRequest,
     StreamInterrupted,
     Unauthenticated,
+    UnsupportedFeature,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class StatusRule:
 # Looked up along the exception's MRO, so a subclass may have its own row.
 STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     InvalidRequest: StatusRule(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"),
+    UnsupportedFeature: StatusRule(grpc.StatusCode.INVALID_ARGUMENT, "UNSUPPORTED_FEATURE"),
     ProviderRejectedRequest: StatusRule(
         grpc.StatusCode.INVALID_ARGUMENT, "PROVIDER_REJECTED_REQUEST"
     ),

@@ -9,6 +9,7 @@ from contextlib import aclosing
 from google.protobuf import timestamp_pb2
 
 from orchestrator.v1 import (
+    embed_pb2,
     generate_pb2,
     listing_pb2,
     metrics_pb2,
@@ -16,7 +17,7 @@ from orchestrator.v1 import (
     retrieve_pb2,
     validate_key_pb2,
 )
-from orchestrator_server.api import convert, listing, retrieve, validate_key
+from orchestrator_server.api import convert, embed, listing, retrieve, validate_key
 from orchestrator_server.api.calls import Context, abort, caller_ids, caller_request_id
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
 from orchestrator_server.config.models import LimitsConfig
@@ -77,13 +78,30 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
                 async with aclosing(events):
                     async for event in events:
                         if type(event) is StreamText:
-                            yield convert.stream_delta(event.text)
+                            yield convert.stream_delta(event.text, event.tool_calls)
                         elif type(event) is StreamStarted:
                             yield convert.stream_start(event.provider, event.model, request_id)
                         else:
                             yield convert.stream_end(event)  # type: ignore[arg-type]
             finally:
                 self._generations.release(generation)
+        except Exception as exc:  # every failure becomes a status
+            await abort(context, exc, request_id)
+
+    async def Embed(
+        self, request: embed_pb2.EmbedRequest, context: Context
+    ) -> embed_pb2.EmbedResponse:
+        request_id, key_id = caller_ids(context)
+        try:
+            embedding, route = embed.to_domain(request, self._limits, request_id, key_id)
+            generation = self._generations.acquire()
+            try:
+                result = await generation.router.embed(
+                    embedding, route, deadline=self._deadline(context)
+                )
+            finally:
+                self._generations.release(generation)
+            return embed.to_response(result, request_id)
         except Exception as exc:  # every failure becomes a status
             await abort(context, exc, request_id)
 

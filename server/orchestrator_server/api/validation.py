@@ -6,9 +6,12 @@ Works on both request messages: GenerateStreamRequest has exactly GenerateReques
 from __future__ import annotations
 
 import math
-from typing import TypeAlias
+from dataclasses import replace
+from typing import Any, TypeAlias
 
-from orchestrator.v1 import common_pb2, generate_pb2
+from orchestrator.v1 import common_pb2, embed_pb2, generate_pb2
+from orchestrator_server.api.messages import MessageReader
+from orchestrator_server.api.tools import response_format_of, tool_choice_of, tools_of
 from orchestrator_server.config.models import LimitsConfig, StrategyName
 from orchestrator_server.domain.chat import (
     NO_META,
@@ -22,12 +25,9 @@ from orchestrator_server.domain.errors import FieldViolation, InvalidRequest
 from orchestrator_server.routing.types import RouteOptions
 
 AnyGenerateRequest: TypeAlias = generate_pb2.GenerateRequest | generate_pb2.GenerateStreamRequest
+# Requests with the routing fields (model, provider, routing, metadata).
+RoutedRequest: TypeAlias = AnyGenerateRequest | embed_pb2.EmbedRequest
 
-_ROLES = {
-    generate_pb2.ROLE_SYSTEM: Role.SYSTEM,
-    generate_pb2.ROLE_USER: Role.USER,
-    generate_pb2.ROLE_ASSISTANT: Role.ASSISTANT,
-}
 _STRATEGIES: dict[common_pb2.RoutingStrategy, StrategyName] = {
     common_pb2.ROUTING_STRATEGY_ROUND_ROBIN: "round-robin",
     common_pb2.ROUTING_STRATEGY_RANDOM: "random",
@@ -51,61 +51,71 @@ def to_domain(
 ) -> tuple[ChatRequest, RouteOptions]:
     """`key_id` names the caller's key (from the `x-api-key-id` header) for usage events."""
     problems: list[FieldViolation] = []
-    messages = _messages(request, limits, problems)
+    messages, plain = _messages(request, limits, problems)
     params = _params(request.params, limits, problems) if request.HasField("params") else None
-    route = _route(request, problems)
-    meta = _metadata(request, key_id, problems)
+    route = route_of(request, problems)
+    meta = meta_of(request, key_id, problems)
+    extras = _tool_fields(request, problems) if _asks_for_more(request) else None
     if problems:
         raise InvalidRequest(problems)
-    return ChatRequest(messages, params or GenerationParams(), None, request_id, meta), route
+    chat = ChatRequest(
+        messages, params or GenerationParams(), None, request_id, meta, **(extras or {})
+    )
+    if extras is None and plain:  # text chat: the common case stays as cheap as before
+        return chat, route
+    features = chat.required_features()
+    return chat, (replace(route, features=features) if features else route)
+
+
+def _asks_for_more(request: AnyGenerateRequest) -> bool:
+    return bool(request.tools) or any(map(request.HasField, _EXTRA_FIELDS))
+
+
+_EXTRA_FIELDS = ("tool_choice", "parallel_tool_calls", "response_format")
+
+
+def _tool_fields(request: AnyGenerateRequest, problems: list[FieldViolation]) -> dict[str, Any]:
+    tools = tools_of(request, problems)
+    return {
+        "tools": tools,
+        "tool_choice": tool_choice_of(request, tools, problems),
+        "parallel_tool_calls": (
+            request.parallel_tool_calls if request.HasField("parallel_tool_calls") else None
+        ),
+        "response_format": response_format_of(request, problems),
+    }
 
 
 def _messages(
     request: AnyGenerateRequest, limits: LimitsConfig, problems: list[FieldViolation]
-) -> tuple[ChatMessage, ...]:
+) -> tuple[tuple[ChatMessage, ...], bool]:
+    """The messages, and whether they are plain text (no parts, tool calls or results)."""
     if request.prompt and request.messages:
         problems.append(FieldViolation("prompt", "must be empty when messages is set"))
-        return ()
+        return (), True
     if request.prompt:
         if not request.prompt.strip():
             problems.append(FieldViolation("prompt", "must not be blank"))
         elif len(request.prompt) > limits.max_input_chars:
             problems.append(_too_long("prompt", len(request.prompt), limits.max_input_chars))
-        return (ChatMessage(Role.USER, request.prompt),)
+        return (ChatMessage(Role.USER, request.prompt),), True
     if not request.messages:
         problems.append(FieldViolation("messages", "give messages or prompt"))
-        return ()
+        return (), True
     if len(request.messages) > limits.max_messages:
         problems.append(
             FieldViolation(
                 "messages", f"{len(request.messages)} messages; the limit is {limits.max_messages}"
             )
         )
-        return ()
-    out: list[ChatMessage] = []
-    total = 0
-    for i, message in enumerate(request.messages):
-        role = _ROLES.get(message.role)
-        if role is None:
-            problems.append(
-                FieldViolation(
-                    f"messages[{i}].role", "must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT"
-                )
-            )
-        elif role is Role.SYSTEM and i != 0:
-            problems.append(
-                FieldViolation(f"messages[{i}].role", "a system message may only come first")
-            )
-        if not message.content.strip():
-            problems.append(FieldViolation(f"messages[{i}].content", "must not be empty"))
-        total += len(message.content)
-        if role is not None:
-            out.append(ChatMessage(role, message.content))
-    if total > limits.max_input_chars:
-        problems.append(_too_long("messages", total, limits.max_input_chars))
+        return (), True
+    reader = MessageReader(limits, problems)
+    out = reader.read(request.messages)
+    if reader.chars > limits.max_input_chars:
+        problems.append(_too_long("messages", reader.chars, limits.max_input_chars))
     if out and not any(m.role is Role.USER for m in out):
         problems.append(FieldViolation("messages", "needs at least one ROLE_USER message"))
-    return tuple(out)
+    return out, reader.plain
 
 
 def _params(
@@ -154,7 +164,7 @@ def _params(
     )
 
 
-def _route(request: AnyGenerateRequest, problems: list[FieldViolation]) -> RouteOptions:
+def route_of(request: RoutedRequest, problems: list[FieldViolation]) -> RouteOptions:
     for name in ("model", "provider"):
         value: str = getattr(request, name)
         if len(value) > MAX_NAME_CHARS or (value and (value != value.strip() or not value.strip())):
@@ -178,9 +188,7 @@ def _route(request: AnyGenerateRequest, problems: list[FieldViolation]) -> Route
     )
 
 
-def _metadata(
-    request: AnyGenerateRequest, key_id: str, problems: list[FieldViolation]
-) -> RequestMeta:
+def meta_of(request: RoutedRequest, key_id: str, problems: list[FieldViolation]) -> RequestMeta:
     if not request.HasField("metadata"):
         return NO_META if not key_id else RequestMeta(key_id=key_id)
     meta = request.metadata

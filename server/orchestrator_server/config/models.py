@@ -64,6 +64,15 @@ class CircuitBreakerConfig(Strict):
     max_cooldown: PositiveSeconds = Field(300.0, description="cap after repeated failed probes")
 
 
+class StructuredOutputConfig(Strict):
+    on_invalid: Literal["fallback", "return"] = Field(
+        "fallback",
+        description="a reply that breaks the requested JSON schema or JSON mode: 'fallback' "
+        "treats it as a malformed reply (retried, then the next provider); 'return' hands "
+        "it to the caller unchecked",
+    )
+
+
 class RouterConfig(Strict):
     strategy: StrategyName = "best-available"
     fallback: bool = True
@@ -73,6 +82,7 @@ class RouterConfig(Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)  # type: ignore[arg-type]
     health: HealthConfig = Field(default_factory=HealthConfig)  # type: ignore[arg-type]
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)  # type: ignore[arg-type]
+    structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)  # type: ignore[arg-type]
 
 
 class LimitsConfig(Strict):
@@ -82,6 +92,9 @@ class LimitsConfig(Strict):
     max_input_chars: int = Field(400_000, ge=1, description="all message contents together")
     max_output_tokens: int = Field(32_768, ge=1)
     max_stop_sequences: int = Field(8, ge=0)
+    max_images: int = Field(64, ge=0, description="images in one request")
+    max_embed_inputs: int = Field(2048, ge=1, description="texts in one Embed request")
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="bytes of one image")
 
 
 class ServerConfig(Strict):

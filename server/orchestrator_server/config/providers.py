@@ -20,6 +20,23 @@ from orchestrator_server.config.base import (
 )
 
 
+class CapabilitiesConfig(Strict):
+    """Overrides of the kind's capability table (docs/tools.md): unset keeps the kind's
+    value. An OpenAI-compatible server may lack tools or vision; a model may lack them."""
+
+    tools: bool | None = None
+    parallel_tools: bool | None = None
+    tool_choice: bool | None = None
+    json_object: bool | None = None
+    json_schema: bool | None = None
+    images: bool | None = None
+    image_urls: bool | None = None
+    embeddings: bool | None = None
+
+    def overrides(self) -> dict[str, bool]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class ProviderBase(Strict):
     name: ProviderName
     model: str = Field(min_length=1)
@@ -35,6 +52,16 @@ class ProviderBase(Strict):
         default_factory=dict, description="model -> price, overriding `price` for that model"
     )
     enabled: bool = True
+    capabilities: CapabilitiesConfig = Field(
+        default_factory=CapabilitiesConfig,
+        description="overrides of what the kind supports (tools, images, json_schema, ...)",
+    )
+    embedding_model: str | None = Field(
+        None, min_length=1, description="default model for Embed; none: Embed skips it"
+    )
+    embedding_models: list[str] = Field(
+        default_factory=list, description="further embedding models it serves"
+    )
 
 
 class MockMode(enum.StrEnum):
@@ -59,6 +86,9 @@ class MockOptions(Strict):
     fail_after_chunks: int = Field(1, ge=0, description="chunks sent before a stream breaks")
     error_rate: float = Field(0.0, ge=0, le=1, description="share of calls failing as unavailable")
     seed: int | None = Field(None, description="seed for error_rate, for reproducible runs")
+    embedding_dimensions: int = Field(
+        384, ge=8, le=65_536, description="size of Embed vectors when the request sets none"
+    )
 
 
 class MockProviderConfig(ProviderBase):

@@ -45,8 +45,23 @@ class ProviderEmbedderConfig(Strict):
     concurrency: int = Field(4, ge=1, le=64, description="calls in flight at once")
 
 
+class GatewayEmbedderConfig(Strict):
+    """Embeddings through the gateway's own Embed routing: the providers serving `model`,
+    with fallback between them. The server embeds queries through its router; `orchestrator
+    index build` asks the running gateway at `address`, so both make the same vectors."""
+
+    kind: Literal["gateway"]
+    model: str = Field(
+        min_length=1, description='as EmbedRequest.model: "provider/model", alias or name'
+    )
+    dimensions: int | None = Field(None, ge=1, description="ask for this many dimensions")
+    address: str = Field("127.0.0.1:50051", description="the gateway index build calls")
+    batch_size: int = Field(64, ge=1, le=2048, description="texts per Embed call")
+    timeout: float = Field(30.0, gt=0, description="seconds per Embed call")
+
+
 EmbedderConfig = Annotated[
-    HashingEmbedderConfig | LocalEmbedderConfig | ProviderEmbedderConfig,
+    HashingEmbedderConfig | LocalEmbedderConfig | ProviderEmbedderConfig | GatewayEmbedderConfig,
     Field(discriminator="kind"),
 ]
 

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from orchestrator_server.domain.capabilities import NONE, Capabilities
 from orchestrator_server.domain.chat import ChatRequest, Completion, StreamChunk
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +44,16 @@ class ProviderSpec:
     weight: float = 1.0
     price: Price = Price()  # of the default model, and of any model not in model_prices
     model_prices: tuple[tuple[str, Price], ...] = ()  # (model, price) where it differs
+    # What it does beyond text chat: its kind's table, adjusted by its config.
+    capabilities: Capabilities = NONE
+    embedding_model: str | None = None  # default embedding model; None: none configured
+    embedding_models: tuple[str, ...] = ()  # further embedding models it serves
 
     def serves(self, model: str) -> bool:
         return model == self.model or model in self.models
+
+    def serves_embeddings(self, model: str) -> bool:
+        return model == self.embedding_model or model in self.embedding_models
 
     def price_for(self, model: str) -> Price:
         for name, price in self.model_prices:
@@ -71,6 +80,11 @@ class Provider(Protocol):
 
     def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
         """An async iterator of chunks. `timeout` bounds the wait for each chunk."""
+        ...
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """Vectors for a batch of texts. The router calls it only on providers whose
+        spec.capabilities.embeddings is set; others raise ProviderError(INVALID_REQUEST)."""
         ...
 
     async def check_health(self) -> None:

@@ -23,11 +23,13 @@ from orchestrator_server.domain.chat import (
     StreamChunk,
     estimate_usage,
 )
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.gigachat_auth import TokenManager
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.client import HttpReply
+from orchestrator_server.providers.http.embeddings import indexed_data, prompt_usage, summed
 from orchestrator_server.providers.http.errors import (
     DEFAULT_STATUS_KINDS,
     error_body,
@@ -140,6 +142,25 @@ class GigaChatProvider(HttpAdapter):
                     async for chunk in chunks:
                         yield chunk
                 return
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """`POST /embeddings`, OpenAI's shape; usage comes per item, not in total. No
+        `dimensions`: the vector size is the model's (1024 for Embeddings)."""
+        model = request.model or self.spec.embedding_model or ""
+        body = {"model": model, "input": list(request.inputs)}
+        data = (await self._call("POST", f"{self.base_url}/embeddings", body, timeout)).json()
+        vectors = indexed_data(data, len(request.inputs))
+        items = data.get("data") if isinstance(data, dict) else None
+        counts = [
+            (item.get("usage") or {}).get("prompt_tokens") if isinstance(item, dict) else None
+            for item in items or ()
+        ]
+        reported = summed(counts)
+        return Embeddings(
+            vectors=vectors,
+            model=str(data.get("model") or model),
+            usage=prompt_usage(reported, request.inputs),
+        )
 
     async def check_health(self) -> None:
         await self._call("GET", self._models_url, None, 10.0)

@@ -15,11 +15,13 @@ from orchestrator_server.domain.chat import (
     ChatRequest,
     Completion,
     FinishReason,
-    Role,
     StreamChunk,
     Usage,
 )
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ResponseFormatType, ToolCall, ToolCallDelta
+from orchestrator_server.providers import mock_replies
 from orchestrator_server.providers.base import ProviderSpec
 
 _FAILURES: dict[MockMode, tuple[ErrorKind, str, int]] = {
@@ -60,6 +62,15 @@ class MockProvider:
             raise ProviderError(
                 ErrorKind.UNAVAILABLE, "upstream closed the connection mid-reply", http_status=None
             )
+        calls = self._tool_calls(request)
+        if calls:
+            return Completion(
+                text="",
+                model=request.model or self._spec.model,
+                usage=self._usage(request, _call_words(calls)),
+                finish_reason=FinishReason.TOOL_CALL,
+                tool_calls=calls,
+            )
         words, finish = self._reply_words(request)
         return Completion(
             text=" ".join(words),
@@ -75,6 +86,16 @@ class MockProvider:
         try:
             await self._wait(self.options.latency_ms)
             self._maybe_fail()
+            calls = self._tool_calls(request)
+            if calls:
+                for chunk in _call_chunks(calls, request.model or self._spec.model):
+                    yield chunk
+                yield StreamChunk(
+                    finish_reason=FinishReason.TOOL_CALL,
+                    usage=self._usage(request, _call_words(calls)),
+                )
+                ended = True
+                return
             words, finish = self._reply_words(request)
             per_chunk = self.options.words_per_chunk
             chunk_delay = self.options.chunk_delay_ms
@@ -106,6 +127,19 @@ class MockProvider:
                 self.abandoned_streams += 1
                 self.stream_abandoned.set()
 
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """The hashing embedder's vectors (same words, close vectors), so Embed and a
+        collection embedding through the gateway work with no network."""
+        self.calls += 1
+        await self._wait(self.options.latency_ms)
+        self._maybe_fail()
+        size = request.dimensions or self.options.embedding_dimensions
+        return Embeddings(
+            vectors=mock_replies.vectors(request.inputs, size),
+            model=request.model or self._spec.embedding_model or "mock-embedding",
+            usage=Usage.of(sum(len(t.split()) for t in request.inputs), 0),
+        )
+
     async def check_health(self) -> None:
         if self.options.mode in _FAILURES:
             kind, message, status = _FAILURES[self.options.mode]
@@ -135,13 +169,28 @@ class MockProvider:
                 ErrorKind.UNAVAILABLE, "upstream answered 502 Bad Gateway", http_status=502
             )
 
+    @staticmethod
+    def _tool_calls(request: ChatRequest) -> tuple[ToolCall, ...]:
+        """Given tools it may call, the mock calls them, unless the conversation ends with
+        tool results: then it answers them in text, so an agent loop ends."""
+        if not request.offers_tools or mock_replies.tool_results(request) is not None:
+            return ()
+        return mock_replies.tool_calls(request)
+
     def _reply_words(self, request: ChatRequest) -> tuple[list[str], FinishReason]:
-        prompt = next((m.content for m in reversed(request.messages) if m.role is Role.USER), "")
+        prompt = mock_replies.last_user_text(request)
+        results = mock_replies.tool_results(request)
         if self.options.reply is not None:
             text = self.options.reply.replace("{prompt}", prompt)
+        elif results is not None:
+            text = results
         else:
             model = request.model or self._spec.model
             text = f"This is {self._spec.name} ({model}) answering: {prompt}"
+        if self.options.reply is None and request.response_format.type is not (
+            ResponseFormatType.TEXT
+        ):
+            text = mock_replies.json_reply(request, text)
         params = request.params
         finish = FinishReason.STOP
         for stop in params.stop:
@@ -158,3 +207,21 @@ class MockProvider:
     def _usage(request: ChatRequest, completion_words: int) -> Usage:
         prompt = sum(len(m.content.split()) for m in request.messages)
         return Usage.of(prompt, completion_words)
+
+
+def _call_words(calls: tuple[ToolCall, ...]) -> int:
+    return sum(1 + len(c.arguments.split()) for c in calls)
+
+
+def _call_chunks(calls: tuple[ToolCall, ...], model: str) -> list[StreamChunk]:
+    """OpenAI's way: a fragment with id and name, then the arguments in two pieces, so a
+    consumer must assemble them by index."""
+    chunks = []
+    for index, call in enumerate(calls):
+        half = len(call.arguments) // 2
+        chunks.append(
+            StreamChunk(tool_calls=(ToolCallDelta(index, call.id, call.name, ""),), model=model)
+        )
+        for piece in (call.arguments[:half], call.arguments[half:]):
+            chunks.append(StreamChunk(tool_calls=(ToolCallDelta(index, arguments=piece),)))
+    return chunks

@@ -4,6 +4,7 @@ Ollama /v1) and Azure OpenAI, which differs only in URL shape and key header."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from orchestrator_server.config.providers import AzureOpenAIProviderConfig, OpenAIProviderConfig
@@ -15,9 +16,13 @@ from orchestrator_server.domain.chat import (
     Usage,
     estimate_usage,
 )
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ToolCallDelta
+from orchestrator_server.providers import openai_wire as wire
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.embeddings import indexed_data, prompt_usage
 from orchestrator_server.providers.http.errors import (
     http_error,
     kind_for_status,
@@ -52,6 +57,7 @@ class OpenAIProvider(HttpAdapter):
         if isinstance(config, AzureOpenAIProviderConfig):
             deployment = config.deployment or spec.model
             self._chat_url = f"{self.base_url}/openai/deployments/{deployment}/chat/completions"
+            self._azure = True
             self._models_url = f"{self.base_url}/openai/models"
             self._params: dict[str, str] = {"api-version": config.api_version}
             self._max_tokens_field = "max_tokens"
@@ -59,6 +65,7 @@ class OpenAIProvider(HttpAdapter):
                 headers["api-key"] = api_key
         else:
             self._chat_url = f"{self.base_url}/chat/completions"
+            self._azure = False
             self._models_url = f"{self.base_url}/models"
             self._params = {}
             self._max_tokens_field = config.max_tokens_field
@@ -81,9 +88,13 @@ class OpenAIProvider(HttpAdapter):
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model or self.spec.model,
-            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+            "messages": wire.messages(request),
         }
         body.update(wire_params(request.params, self._param_names))
+        body.update(wire.tool_fields(request))
+        response_format = wire.response_format(request)
+        if response_format is not None:
+            body["response_format"] = response_format
         if stream:
             body["stream"] = True
             if self._include_usage:
@@ -102,15 +113,25 @@ class OpenAIProvider(HttpAdapter):
         data = reply.json()
         try:
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
+            message = choice["message"]
+            text = message.get("content") or ""
             finish = FINISH_REASONS.get(choice.get("finish_reason") or "", FinishReason.OTHER)
             model = str(data.get("model") or request.model or self.spec.model)
+            calls = wire.reply_calls(message)
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(
                 ErrorKind.MALFORMED_RESPONSE, "upstream reply has no choices[0].message"
             ) from None
+        if calls:
+            # Whether a forced call reports "tool_calls" or "stop" is unverified: the calls
+            # themselves decide.
+            finish = FinishReason.TOOL_CALL
+        elif not text and message.get("refusal"):
+            text, finish = str(message["refusal"]), FinishReason.CONTENT_FILTER
         usage = openai_usage(data.get("usage")) or estimate_usage(request.messages, text)
-        return Completion(text=text, model=model, usage=usage, finish_reason=finish)
+        return Completion(
+            text=text, model=model, usage=usage, finish_reason=finish, tool_calls=calls
+        )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
         async with self.open_stream(
@@ -120,7 +141,7 @@ class OpenAIProvider(HttpAdapter):
             params=self._params,
             timeout=timeout,
         ) as response:
-            finished = False
+            finished = calling = False
             async for event in read_sse(response.content):
                 if event.data.strip() == "[DONE]":
                     return
@@ -130,6 +151,9 @@ class OpenAIProvider(HttpAdapter):
                 if "error" in chunk:
                     raise self.error(None, {}, chunk)
                 piece = _chunk(chunk)
+                calling = calling or bool(piece.tool_calls)
+                if calling and piece.finish_reason is FinishReason.STOP:
+                    piece = replace(piece, finish_reason=FinishReason.TOOL_CALL)
                 finished = finished or piece.finish_reason is not None
                 yield piece
             # Some compatible servers omit [DONE] after a finish_reason; a body that ends
@@ -138,6 +162,35 @@ class OpenAIProvider(HttpAdapter):
                 raise ProviderError(
                     ErrorKind.MALFORMED_RESPONSE, "upstream stream ended without [DONE]"
                 )
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """`POST /embeddings` (Azure: the model's deployment). Floats are asked for
+        explicitly: without `encoding_format` some servers answer base64."""
+        model = request.model or self.spec.embedding_model or ""
+        url = (
+            f"{self.base_url}/openai/deployments/{model}/embeddings"
+            if self._azure
+            else f"{self.base_url}/embeddings"
+        )
+        body: dict[str, Any] = {
+            "model": model,
+            "input": list(request.inputs),
+            "encoding_format": "float",
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        reply = await self.call(
+            "POST", url, json_body=body, headers=self._headers, params=self._params, timeout=timeout
+        )
+        data = reply.json()
+        usage = data.get("usage") if isinstance(data, dict) else None
+        return Embeddings(
+            vectors=indexed_data(data, len(request.inputs)),
+            model=str((data.get("model") if isinstance(data, dict) else None) or model),
+            usage=prompt_usage(
+                usage.get("prompt_tokens") if isinstance(usage, dict) else None, request.inputs
+            ),
+        )
 
     async def check_health(self) -> None:
         await self.call(
@@ -169,9 +222,11 @@ def _chunk(data: dict[str, Any]) -> StreamChunk:
     choices = data.get("choices") or []
     text = ""
     finish = None
+    calls: tuple[ToolCallDelta, ...] = ()
     if choices and isinstance(choices[0], dict):
         delta = choices[0].get("delta") or {}
-        text = delta.get("content") or ""
+        text = delta.get("content") or delta.get("refusal") or ""
+        calls = wire.delta_calls(delta)
         reason = choices[0].get("finish_reason")
         if reason:
             finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
@@ -180,6 +235,7 @@ def _chunk(data: dict[str, Any]) -> StreamChunk:
         finish_reason=finish,
         usage=openai_usage(data.get("usage")),
         model=data.get("model"),
+        tool_calls=calls,
     )
 
 

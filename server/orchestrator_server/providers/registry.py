@@ -14,6 +14,7 @@ from orchestrator_server.config.providers import (
     ProviderConfig,
 )
 from orchestrator_server.providers.base import Provider, ProviderSpec
+from orchestrator_server.providers.capabilities import capabilities_of
 from orchestrator_server.providers.mock import MockProvider
 from orchestrator_server.providers.pricing import resolve_prices
 
@@ -37,6 +38,9 @@ def spec_of(config: ProviderConfig) -> ProviderSpec:
         weight=config.weight,
         price=price,
         model_prices=model_prices,
+        capabilities=capabilities_of(config),
+        embedding_model=config.embedding_model,
+        embedding_models=tuple(config.embedding_models),
     )
 
 

@@ -8,6 +8,7 @@ seed or repetition_penalty, so those are not sent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -21,9 +22,11 @@ from orchestrator_server.domain.chat import (
     Usage,
     estimate_usage,
 )
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.embeddings import prompt_usage, summed, vector_rows
 from orchestrator_server.providers.http.errors import (
     DEFAULT_STATUS_KINDS,
     http_error,
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 COMPLETION_PATH = "/foundationModels/v1/completion"
 TOKENIZE_PATH = "/foundationModels/v1/tokenize"
+TEXT_EMBEDDING_PATH = "/foundationModels/v1/textEmbedding"
 # Every row Yandex documents (400, 401, 403, 429 RESOURCE_EXHAUSTED, 500, 503, 504) has its
 # usual meaning, so the HTTP table is the default one.
 STATUS_KINDS: Mapping[int, ErrorKind] = DEFAULT_STATUS_KINDS
@@ -93,6 +97,43 @@ class YandexGptProvider(HttpAdapter):
         if "/" in model:
             return f"gpt://{self._folder_id}/{model}"
         return f"gpt://{self._folder_id}/{model}/{self._branch}"
+
+    def embedding_uri(self, model: str) -> str:
+        """emb://<folder>/<model>/<branch>, as model_uri builds gpt:// ones."""
+        if "://" in model:
+            return model
+        if "/" in model:
+            return f"emb://{self._folder_id}/{model}"
+        return f"emb://{self._folder_id}/{model}/{self._branch}"
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """`textEmbedding` takes one text per call, so a batch is calls side by side. The
+        caller picks the doc or query model (text-search-doc, text-search-query)."""
+        model = request.model or self.spec.embedding_model or ""
+        replies = await asyncio.gather(
+            *(self._embed_one(text, model, request.dimensions, timeout) for text in request.inputs)
+        )
+        vectors = vector_rows([r.get("embedding") for r in replies], len(request.inputs))
+        reported = summed([r.get("numTokens") for r in replies])  # int64: strings
+        return Embeddings(vectors, model, prompt_usage(reported, request.inputs))
+
+    async def _embed_one(
+        self, text: str, model: str, dimensions: int | None, timeout: float
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"modelUri": self.embedding_uri(model), "text": text}
+        if dimensions is not None:
+            body["dim"] = str(dimensions)  # int64: a string in proto-JSON
+        reply = await self.call(
+            "POST",
+            f"{self.base_url}{TEXT_EMBEDDING_PATH}",
+            json_body=body,
+            headers=self._headers,
+            timeout=timeout,
+        )
+        data = reply.json()
+        if not isinstance(data, dict):
+            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "embedding reply is not an object")
+        return data
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         options: dict[str, Any] = {"stream": stream}

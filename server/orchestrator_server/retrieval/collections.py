@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.retrieval import (
     CollectionConfig,
+    GatewayEmbedderConfig,
     LocalEmbedderConfig,
     ProviderEmbedderConfig,
     RetrievalConfig,
@@ -37,6 +38,7 @@ from orchestrator_server.providers.registry import ProviderSetupError
 from orchestrator_server.retrieval.batching import Batcher
 from orchestrator_server.retrieval.embedders.base import Embedder, Purpose, SyncEmbedder, Vectors
 from orchestrator_server.retrieval.embedders.factory import build_embedder
+from orchestrator_server.retrieval.embedders.gateway import EmbedFunction
 from orchestrator_server.retrieval.filters import Predicate, compile_filter
 from orchestrator_server.retrieval.manifest import IndexLoadError, Manifest, check_embedder
 from orchestrator_server.retrieval.types import Passage, RetrieveQuery, RetrieveResult
@@ -128,10 +130,14 @@ class Collections:
 
     @classmethod
     async def load(
-        cls, config: RetrievalConfig, providers: Sequence[ProviderConfig]
+        cls,
+        config: RetrievalConfig,
+        providers: Sequence[ProviderConfig],
+        gateway: EmbedFunction | None = None,
     ) -> Collections:
         """Loads every collection. A required one that fails raises CollectionLoadError;
-        an optional one is kept, unavailable, with the reason logged."""
+        an optional one is kept, unavailable, with the reason logged. `gateway` is the
+        server's Embed path, for collections with a `gateway` embedder."""
         executor = ThreadPoolExecutor(config.workers, thread_name_prefix="retrieval")
         loaded: list[Collection] = []
         try:
@@ -139,7 +145,7 @@ class Collections:
                 collection = Collection(c.name, c)
                 loaded.append(collection)
                 try:
-                    await _load_one(collection, config, providers, executor, i)
+                    await _load_one(collection, config, providers, executor, i, gateway)
                 except (IndexLoadError, ProviderSetupError, ImportError, OSError) as exc:
                     problem = f"collection {c.name!r}: {exc}"
                     if c.required:
@@ -183,6 +189,7 @@ async def _load_one(
     providers: Sequence[ProviderConfig],
     executor: ThreadPoolExecutor,
     i: int,
+    gateway: EmbedFunction | None,
 ) -> None:
     from orchestrator_server.retrieval.store import Store
 
@@ -196,7 +203,7 @@ async def _load_one(
             executor, build_embedder, c.embedder, providers, executor, where
         )
     else:
-        embedder = build_embedder(c.embedder, providers, executor, where)
+        embedder = build_embedder(c.embedder, providers, executor, where, gateway)
     collection.embedder = embedder
     check_embedder(manifest, embedder.info)
     if manifest.index_type != c.index.type:
@@ -212,6 +219,8 @@ async def _load_one(
     if isinstance(c.embedder, ProviderEmbedderConfig):
         name = c.embedder.provider
         collection.embed_timeout = next(p.timeout for p in providers if p.name == name)
+    elif isinstance(c.embedder, GatewayEmbedderConfig):
+        collection.embed_timeout = c.embedder.timeout
 
     async def run(searches: list[Search]) -> list[list[Passage]]:
         return await collection.search_batch(searches, executor)

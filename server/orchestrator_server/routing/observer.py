@@ -14,12 +14,13 @@ from typing import Protocol
 
 from orchestrator_server.domain.attempts import AttemptOutcome
 from orchestrator_server.domain.chat import ChatRequest, FinishReason, Usage
+from orchestrator_server.domain.embeddings import EmbeddingRequest
 from orchestrator_server.providers.base import ProviderSpec
 
 
 @dataclass(slots=True)
 class AttemptRecord:
-    request: ChatRequest  # carries request_id and the caller's RequestMeta
+    request: ChatRequest | EmbeddingRequest  # carries request_id and the caller's RequestMeta
     provider: ProviderSpec  # name, kind
     model: str  # the model asked of the provider (configured name)
     streaming: bool
@@ -36,6 +37,11 @@ class AttemptRecord:
     time_to_first_token: float | None = None  # streams: seconds from the call to its first text
     # Per-attempt state an observer keeps between its two callbacks (a span, a timer).
     scope: object = None
+
+    @property
+    def operation(self) -> str:
+        """The GenAI operation name: "chat" or "embeddings"."""
+        return "embeddings" if isinstance(self.request, EmbeddingRequest) else "chat"
 
 
 class AttemptObserver(Protocol):

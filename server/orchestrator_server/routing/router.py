@@ -11,9 +11,19 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 
 from orchestrator_server.config.models import RouterConfig, StrategyName
 from orchestrator_server.domain.chat import ChatRequest
+from orchestrator_server.domain.embeddings import EmbeddingRequest
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ResponseFormatType
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.routing.candidates import Candidate, CandidateResolver
+from orchestrator_server.routing.capabilities import capable
+from orchestrator_server.routing.embedding import (
+    EmbeddingResolver,
+    RoutedEmbeddings,
+    embed,
+    embedding_candidates,
+    interchangeable,
+)
 from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver, AttemptRecord
 from orchestrator_server.routing.retry import RetryPolicy
 from orchestrator_server.routing.runtime import (
@@ -59,6 +69,7 @@ class Router:
             Slot(p, config.health, config.circuit_breaker, clock) for p in self._providers
         )
         self._resolver = CandidateResolver(self._slots, aliases)
+        self._embedding_resolver = EmbeddingResolver(self._slots, aliases or {})
         rng = rng if rng is not None else random.Random()
         self._strategies = build_strategies(rng)
         self._runtime = Runtime(
@@ -68,6 +79,7 @@ class Router:
             request_timeout=config.request_timeout,
             plan=self._plan,
             observer=observer,
+            check_structured=config.structured_output.on_invalid == "fallback",
         )
 
     @property
@@ -92,7 +104,9 @@ class Router:
         return self._slots
 
     def _plan(self, route: RouteOptions) -> Plan:
-        candidates = self._resolver.resolve(route)
+        return self._ordered(capable(self._resolver.resolve(route), route.features), route)
+
+    def _ordered(self, candidates: Sequence[Candidate], route: RouteOptions) -> Plan:
         strategy = self._strategies[route.strategy or self._config.strategy]
         single = bool(route.provider) or not (route.allow_fallback and self._config.fallback)
         return Plan(strategy.order(candidates), single)
@@ -145,6 +159,12 @@ class Router:
                 completion = await slot.provider.generate(
                     request.with_model(candidate.model), timeout=timeout
                 )
+            if request.response_format.type is not ResponseFormatType.TEXT:
+                bad = self._runtime.reply_error(
+                    request, completion.text, completion.finish_reason, bool(completion.tool_calls)
+                )
+                if bad is not None:
+                    raise bad
         except TimeoutError:
             # Ours or the adapter's own read timeout: the same verdict.
             error = ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout:.3g} s")
@@ -192,6 +212,7 @@ class Router:
                 currency=currency,
                 attempts=trail.frozen(),
                 latency=clock() - started,
+                tool_calls=completion.tool_calls,
             )
         latency = clock() - start
         observe_failure(observer, record, error, latency)
@@ -206,6 +227,18 @@ class Router:
             deadline_bound=deadline_bound,
         )
         return error
+
+    async def embed(
+        self, request: EmbeddingRequest, route: RouteOptions, *, deadline: float | None = None
+    ) -> RoutedEmbeddings:
+        """Vectors for a batch, from the first candidate that answers; fallback only to
+        candidates serving the same embedding model."""
+        plan = self._ordered(embedding_candidates(self._embedding_resolver, route), route)
+        plan = Plan(interchangeable(plan.candidates), plan.single)
+        runtime = self._runtime
+        if deadline is None:
+            deadline = runtime.clock() + runtime.request_timeout
+        return await embed(runtime, plan, request, deadline)
 
     def stream(
         self, request: ChatRequest, route: RouteOptions, *, deadline: float | None = None

@@ -10,13 +10,14 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 from orchestrator_server.domain.attempts import AttemptOutcome
-from orchestrator_server.domain.chat import FinishReason, Usage
+from orchestrator_server.domain.chat import ChatRequest, FinishReason, Usage
 from orchestrator_server.domain.errors import (
     ErrorKind,
     ProviderError,
     ProviderRejectedRequest,
     StreamInterrupted,
 )
+from orchestrator_server.domain.schemas import structured_reply_problem
 from orchestrator_server.routing.candidates import Candidate
 from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver, AttemptRecord
 from orchestrator_server.routing.retry import RetryPolicy
@@ -43,6 +44,17 @@ class Runtime:
     request_timeout: float
     plan: Callable[[RouteOptions], Plan]
     observer: AttemptObserver = NO_OBSERVER
+    check_structured: bool = True  # replies must match the requested JSON format
+
+    def reply_error(
+        self, request: ChatRequest, text: str, finish: FinishReason | None, has_calls: bool
+    ) -> ProviderError | None:
+        """A reply breaking the requested JSON format, as a malformed reply (retried and
+        fallen back from like any other), or None."""
+        if not self.check_structured:
+            return None
+        problem = structured_reply_problem(request, text, finish, has_calls)
+        return None if problem is None else ProviderError(ErrorKind.MALFORMED_RESPONSE, problem)
 
     def retry_delay(
         self, error: ProviderError, slot: Slot, retry: int, deadline: float, plan: Plan, index: int

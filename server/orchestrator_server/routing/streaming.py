@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 
 from orchestrator_server.domain.chat import ChatRequest, FinishReason, Usage, estimate_usage
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ResponseFormatType, ToolCallAssembler
 from orchestrator_server.routing.chunk_timer import ChunkTimer
 from orchestrator_server.routing.observer import AttemptRecord
 from orchestrator_server.routing.runtime import (
@@ -44,6 +45,7 @@ async def stream_events(
         deadline = started + runtime.request_timeout
     trail = Trail()
     turns = Turns(runtime, runtime.plan(route), trail, deadline)
+    structured = request.response_format.type is not ResponseFormatType.TEXT
     while (turn := turns.next()) is not None:
         candidate, probe, retry = turn.candidate, turn.probe, turn.retry
         slot = candidate.slot
@@ -58,6 +60,7 @@ async def stream_events(
         finish: FinishReason | None = None
         usage: Usage | None = None
         parts: list[str] = []
+        calls = ToolCallAssembler()
         first_at: float | None = None
         deadline_bound = False
         error: ProviderError | None = None
@@ -88,19 +91,28 @@ async def stream_events(
                         if chunk.usage is not None:
                             usage = chunk.usage
                         text = chunk.text
+                        fragments = chunk.tool_calls
                         if first_at is None:
                             if chunk.model:
                                 model = chunk.model
-                            if not text:
+                            if not text and not fragments:
                                 continue
                             first_at = clock()
                             yield StreamStarted(slot.name, model)
-                        elif not text:
+                        elif not text and not fragments:
                             continue
                         parts.append(text)
-                        yield StreamText(text)
+                        if fragments:
+                            calls.add(fragments)
+                            yield StreamText(text, fragments)
+                        else:
+                            yield StreamText(text)
                 finally:
                     timer.close()
+                if structured:
+                    bad = runtime.reply_error(request, "".join(parts), finish, bool(calls))
+                    if bad is not None:
+                        raise bad
         except TimeoutError:
             error = ProviderError(
                 ErrorKind.TIMEOUT,
@@ -131,7 +143,7 @@ async def stream_events(
         latency = clock() - start
         if error is None:
             if usage is None:
-                usage = estimate_usage(request.messages, "".join(parts))
+                usage = estimate_usage(request.messages, "".join(parts) + calls.text())
             ttft = None if first_at is None else first_at - start
             price = spec.price_for(candidate.model_name)
             cost = slot.succeeded(probe=probe, latency=latency, usage=usage, price=price, ttft=ttft)
@@ -158,6 +170,7 @@ async def stream_events(
                 attempts=trail.frozen(),
                 latency=clock() - started,
                 time_to_first_token=0.0 if first_at is None else first_at - started,
+                tool_calls=calls.calls() if calls else (),
             )
             return
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from orchestrator_server.config.models import StrategyName
 from orchestrator_server.domain.attempts import Attempt
+from orchestrator_server.domain.capabilities import NO_FEATURES, Feature
 from orchestrator_server.domain.chat import FinishReason, Usage
+from orchestrator_server.domain.tools import ToolCall, ToolCallDelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,9 @@ class RouteOptions:
     provider: str = ""  # pin to this provider (implies no fallback to others)
     allow_fallback: bool = True
     strategy: StrategyName | None = None  # None: the configured strategy
+    # What the request needs of a provider (tools, a schema, images): candidates lacking any
+    # of it are left out before the strategy orders them.
+    features: frozenset[Feature] = NO_FEATURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,7 @@ class RoutedCompletion:
     currency: str
     attempts: tuple[Attempt, ...]
     latency: float  # seconds, whole request
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,7 @@ class StreamStarted:
 @dataclass(frozen=True, slots=True)
 class StreamText:
     text: str
+    tool_calls: tuple[ToolCallDelta, ...] = ()  # fragments, passed on as they came
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,7 @@ class StreamFinished:
     attempts: tuple[Attempt, ...]
     latency: float
     time_to_first_token: float
+    tool_calls: tuple[ToolCall, ...] = ()  # assembled from the fragments
 
 
 StreamEvent = StreamStarted | StreamText | StreamFinished

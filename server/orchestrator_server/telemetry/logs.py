@@ -8,7 +8,7 @@ import sys
 import time
 
 from orchestrator_server.domain.attempts import AttemptOutcome
-from orchestrator_server.domain.chat import Role
+from orchestrator_server.domain.chat import ChatRequest, Role
 from orchestrator_server.routing.observer import AttemptRecord
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
@@ -89,7 +89,10 @@ class AttemptLogger:
 
 
 def _last_user_message(record: AttemptRecord) -> str:
-    for message in reversed(record.request.messages):
+    request = record.request
+    if not isinstance(request, ChatRequest):
+        return ""
+    for message in reversed(request.messages):
         if message.role is Role.USER:
             return message.content
     return ""

@@ -78,10 +78,10 @@ class TracingObserver:
         spec = record.provider
         request = record.request
         span = self._tracer.start_span(
-            f"chat {record.model}",
+            f"{record.operation} {record.model}",
             kind=SpanKind.CLIENT,
             attributes={
-                genai.OPERATION: "chat",
+                genai.OPERATION: record.operation,
                 genai.PROVIDER_NAME: genai.genai_provider_name(spec.kind),
                 genai.SYSTEM: genai.genai_provider_name(spec.kind),
                 genai.REQUEST_MODEL: record.model,

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from orchestrator.v1 import embed_pb2 as orchestrator_dot_v1_dot_embed__pb2
 from orchestrator.v1 import generate_pb2 as orchestrator_dot_v1_dot_generate__pb2
 from orchestrator.v1 import listing_pb2 as orchestrator_dot_v1_dot_listing__pb2
 from orchestrator.v1 import metrics_pb2 as orchestrator_dot_v1_dot_metrics__pb2
@@ -29,13 +30,13 @@ from orchestrator.v1 import retrieve_pb2 as orchestrator_dot_v1_dot_retrieve__pb
 from orchestrator.v1 import validate_key_pb2 as orchestrator_dot_v1_dot_validate__key__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*orchestrator/v1/orchestrator_service.proto\x12\x0forchestrator.v1\x1a\x1eorchestrator/v1/generate.proto\x1a\x1dorchestrator/v1/listing.proto\x1a\x1dorchestrator/v1/metrics.proto\x1a\x1eorchestrator/v1/retrieve.proto\x1a\"orchestrator/v1/validate_key.proto2\x84\x05\n\x13OrchestratorService\x12O\n\x08Generate\x12 .orchestrator.v1.GenerateRequest\x1a!.orchestrator.v1.GenerateResponse\x12\x63\n\x0eGenerateStream\x12&.orchestrator.v1.GenerateStreamRequest\x1a\'.orchestrator.v1.GenerateStreamResponse0\x01\x12X\n\x0bValidateKey\x12#.orchestrator.v1.ValidateKeyRequest\x1a$.orchestrator.v1.ValidateKeyResponse\x12O\n\x08Retrieve\x12 .orchestrator.v1.RetrieveRequest\x1a!.orchestrator.v1.RetrieveResponse\x12U\n\nGetMetrics\x12\".orchestrator.v1.GetMetricsRequest\x1a#.orchestrator.v1.GetMetricsResponse\x12^\n\rListProviders\x12%.orchestrator.v1.ListProvidersRequest\x1a&.orchestrator.v1.ListProvidersResponse\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*orchestrator/v1/orchestrator_service.proto\x12\x0forchestrator.v1\x1a\x1borchestrator/v1/embed.proto\x1a\x1eorchestrator/v1/generate.proto\x1a\x1dorchestrator/v1/listing.proto\x1a\x1dorchestrator/v1/metrics.proto\x1a\x1eorchestrator/v1/retrieve.proto\x1a\"orchestrator/v1/validate_key.proto2\xcc\x05\n\x13OrchestratorService\x12O\n\x08Generate\x12 .orchestrator.v1.GenerateRequest\x1a!.orchestrator.v1.GenerateResponse\x12\x63\n\x0eGenerateStream\x12&.orchestrator.v1.GenerateStreamRequest\x1a\'.orchestrator.v1.GenerateStreamResponse0\x01\x12X\n\x0bValidateKey\x12#.orchestrator.v1.ValidateKeyRequest\x1a$.orchestrator.v1.ValidateKeyResponse\x12O\n\x08Retrieve\x12 .orchestrator.v1.RetrieveRequest\x1a!.orchestrator.v1.RetrieveResponse\x12U\n\nGetMetrics\x12\".orchestrator.v1.GetMetricsRequest\x1a#.orchestrator.v1.GetMetricsResponse\x12^\n\rListProviders\x12%.orchestrator.v1.ListProvidersRequest\x1a&.orchestrator.v1.ListProvidersResponse\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponse\x12\x46\n\x05\x45mbed\x12\x1d.orchestrator.v1.EmbedRequest\x1a\x1e.orchestrator.v1.EmbedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.orchestrator_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORCHESTRATORSERVICE']._serialized_start=226
-  _globals['_ORCHESTRATORSERVICE']._serialized_end=870
+  _globals['_ORCHESTRATORSERVICE']._serialized_start=255
+  _globals['_ORCHESTRATORSERVICE']._serialized_end=971
 # @@protoc_insertion_point(module_scope)

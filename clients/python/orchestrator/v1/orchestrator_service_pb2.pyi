@@ -1,3 +1,4 @@
+from orchestrator.v1 import embed_pb2 as _embed_pb2
 from orchestrator.v1 import generate_pb2 as _generate_pb2
 from orchestrator.v1 import listing_pb2 as _listing_pb2
 from orchestrator.v1 import metrics_pb2 as _metrics_pb2

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from orchestrator.v1 import embed_pb2 as orchestrator_dot_v1_dot_embed__pb2
 from orchestrator.v1 import generate_pb2 as orchestrator_dot_v1_dot_generate__pb2
 from orchestrator.v1 import listing_pb2 as orchestrator_dot_v1_dot_listing__pb2
 from orchestrator.v1 import metrics_pb2 as orchestrator_dot_v1_dot_metrics__pb2
@@ -75,6 +76,11 @@ class OrchestratorServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.Embed = channel.unary_unary(
+                '/orchestrator.v1.OrchestratorService/Embed',
+                request_serializer=orchestrator_dot_v1_dot_embed__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_embed__pb2.EmbedResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -134,6 +140,13 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Embed(self, request, context):
+        """Embeds a batch of texts, routing between providers with interchangeable vectors.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -171,6 +184,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_listing__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'Embed': grpc.unary_unary_rpc_method_handler(
+                    servicer.Embed,
+                    request_deserializer=orchestrator_dot_v1_dot_embed__pb2.EmbedRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_embed__pb2.EmbedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +382,33 @@ class OrchestratorService:
             '/orchestrator.v1.OrchestratorService/ListModels',
             orchestrator_dot_v1_dot_listing__pb2.ListModelsRequest.SerializeToString,
             orchestrator_dot_v1_dot_listing__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Embed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.OrchestratorService/Embed',
+            orchestrator_dot_v1_dot_embed__pb2.EmbedRequest.SerializeToString,
+            orchestrator_dot_v1_dot_embed__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,

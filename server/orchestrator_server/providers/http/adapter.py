@@ -10,7 +10,8 @@ from typing import Any
 import aiohttp
 
 from orchestrator_server.config.providers import HttpProviderBase
-from orchestrator_server.domain.errors import ProviderError
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
+from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.client import HttpClient, HttpReply, TlsOptions
 from orchestrator_server.providers.http.errors import error_body
@@ -37,6 +38,13 @@ class HttpAdapter:
         """The provider's error table: a status (None inside a 200 stream), the response
         headers and the decoded body, to a ProviderError. Every adapter defines it."""
         raise NotImplementedError
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """Adapters of providers with an embedding endpoint override this; the router never
+        calls it on the others (their capabilities say so)."""
+        raise ProviderError(
+            ErrorKind.INVALID_REQUEST, f"provider kind {self._spec.kind} has no embeddings"
+        )
 
     async def call(
         self,

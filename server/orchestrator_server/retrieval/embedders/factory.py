@@ -8,10 +8,12 @@ from concurrent.futures import Executor
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.retrieval import (
     EmbedderConfig,
+    GatewayEmbedderConfig,
     HashingEmbedderConfig,
     LocalEmbedderConfig,
 )
 from orchestrator_server.retrieval.embedders.base import Embedder
+from orchestrator_server.retrieval.embedders.gateway import EmbedFunction
 from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
 
 
@@ -20,11 +22,20 @@ def build_embedder(
     providers: Sequence[ProviderConfig],
     executor: Executor | None,
     where: str,
+    gateway: EmbedFunction | None = None,
 ) -> Embedder:
     """Raises ProviderSetupError (bad provider reference, unset key) or
-    LocalEmbedderUnavailable (optional packages missing)."""
+    LocalEmbedderUnavailable (optional packages missing). `gateway` is the server's own
+    Embed path; without it a `gateway` embedder calls the gateway at its address."""
     if isinstance(config, HashingEmbedderConfig):
         return HashingEmbedder(config.dimension, executor)
+    if isinstance(config, GatewayEmbedderConfig):
+        from orchestrator_server.retrieval.embedders.gateway import (
+            GatewayEmbedder,
+            client_embedder,
+        )
+
+        return client_embedder(config) if gateway is None else GatewayEmbedder(config, gateway)
     if isinstance(config, LocalEmbedderConfig):
         from orchestrator_server.retrieval.embedders.local import LocalEmbedder
 
