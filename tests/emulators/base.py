@@ -46,6 +46,9 @@ class Behaviour:
     chunk_delay: float = 0.0  # seconds between stream chunks
     times: int | None = None  # apply to this many requests, then back to "ok"
     usage: bool = True  # report usage
+    # The model "calls tools" instead of answering: each {"name": ..., "arguments": {...}}
+    # (arguments may also be a string, sent as it is, e.g. invalid JSON).
+    tool_calls: list[dict[str, Any]] | None = None
 
     def chunks(self) -> list[str]:
         words = self.text.split(" ")

@@ -22,9 +22,17 @@ KIND_CAPABILITIES: dict[str, Capabilities] = {
         images=True,
         embeddings=True,
     ),
+    # No JSON mode (only schemas) and no embeddings endpoint.
+    "anthropic": Capabilities(
+        tools=True,
+        parallel_tools=True,
+        tool_choice=True,
+        json_schema=True,
+        images=True,
+        image_urls=True,
+    ),
     # Text chat only until their adapters map tools, formats and images; embeddings where the
     # adapter already speaks the provider's endpoint.
-    "anthropic": NONE,
     "gemini": NONE,
     "gigachat": Capabilities(embeddings=True),
     "yandexgpt": Capabilities(embeddings=True),
