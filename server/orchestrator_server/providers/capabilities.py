@@ -31,9 +31,18 @@ KIND_CAPABILITIES: dict[str, Capabilities] = {
         images=True,
         image_urls=True,
     ),
+    # Images inline only: fileData takes Files API URIs, not arbitrary URLs.
+    "gemini": Capabilities(
+        tools=True,
+        parallel_tools=True,
+        tool_choice=True,
+        json_object=True,
+        json_schema=True,
+        images=True,
+        embeddings=True,
+    ),
     # Text chat only until their adapters map tools, formats and images; embeddings where the
     # adapter already speaks the provider's endpoint.
-    "gemini": NONE,
     "gigachat": Capabilities(embeddings=True),
     "yandexgpt": Capabilities(embeddings=True),
 }
