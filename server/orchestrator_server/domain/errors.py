@@ -25,6 +25,9 @@ class ErrorKind(enum.Enum):
     INVALID_REQUEST = "invalid_request"  # the request itself was rejected (caller's fault)
     NOT_FOUND = "not_found"  # unknown model at the provider
     MALFORMED_RESPONSE = "malformed_response"  # unparsable or incomplete upstream reply
+    # The provider's model cannot do what the request needs (tools, images), though the kind
+    # can: another provider may.
+    UNSUPPORTED = "unsupported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ ERROR_POLICY: dict[ErrorKind, ErrorPolicy] = {
     ErrorKind.MALFORMED_RESPONSE: ErrorPolicy(
         retry=True, fallback=True, counts_against_health=True
     ),
+    ErrorKind.UNSUPPORTED: ErrorPolicy(retry=False, fallback=True, counts_against_health=False),
 }
 
 

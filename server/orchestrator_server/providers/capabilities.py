@@ -41,9 +41,17 @@ KIND_CAPABILITIES: dict[str, Capabilities] = {
         images=True,
         embeddings=True,
     ),
+    # One function call per message; forcing one named function (REQUIRED only with a single
+    # function); schemas but no documented JSON mode; images uploaded, not fetched by URL.
+    "gigachat": Capabilities(
+        tools=True,
+        tool_choice=True,
+        json_schema=True,
+        images=True,
+        embeddings=True,
+    ),
     # Text chat only until their adapters map tools, formats and images; embeddings where the
     # adapter already speaks the provider's endpoint.
-    "gigachat": Capabilities(embeddings=True),
     "yandexgpt": Capabilities(embeddings=True),
 }
 
