@@ -24,6 +24,7 @@ from aiohttp import web
 from tests.emulators import gemini_rules as rules
 from tests.emulators.base import Behaviour, Emulator
 from tests.emulators.embeddings import DIMENSION, vector
+from tests.emulators.tool_args import as_floats
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
@@ -277,7 +278,7 @@ class GeminiEmulator(Emulator):
         if not behaviour.tool_calls or not rules.declarations(body) or mode == "NONE":
             return []
         parts: list[dict[str, Any]] = [
-            {"functionCall": {"name": c["name"], "args": _as_floats(c["arguments"])}}
+            {"functionCall": {"name": c["name"], "args": as_floats(c["arguments"])}}
             for c in behaviour.tool_calls
         ]
         if model.startswith("gemini-3"):
@@ -363,17 +364,6 @@ def _response(
     if finish is not None:
         candidate["finishReason"] = finish
     return {"candidates": [candidate], "modelVersion": version, "responseId": "emulated-1"}
-
-
-def _as_floats(value: Any) -> Any:
-    # Gemini sends integer arguments as floats (5.0).
-    if isinstance(value, bool) or not isinstance(value, int | dict | list):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _as_floats(v) for k, v in value.items()}
-    return [_as_floats(v) for v in value]
 
 
 def _embedding(item: Any) -> dict[str, Any]:

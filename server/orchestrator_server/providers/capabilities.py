@@ -50,9 +50,15 @@ KIND_CAPABILITIES: dict[str, Capabilities] = {
         images=True,
         embeddings=True,
     ),
-    # Text chat only until their adapters map tools, formats and images; embeddings where the
-    # adapter already speaks the provider's endpoint.
-    "yandexgpt": Capabilities(embeddings=True),
+    # No image input on the completion API (its vision models are batch-only).
+    "yandexgpt": Capabilities(
+        tools=True,
+        parallel_tools=True,
+        tool_choice=True,
+        json_object=True,
+        json_schema=True,
+        embeddings=True,
+    ),
 }
 
 
