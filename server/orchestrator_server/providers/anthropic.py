@@ -230,7 +230,10 @@ class StreamState:
             return None
         if name == "message_stop":
             self.done = True
-            return StreamChunk(finish_reason=self._finish, usage=self.usage)
+            finish = self._finish
+            if self._calls and finish is FinishReason.STOP:  # the calls decide
+                finish = FinishReason.TOOL_CALL
+            return StreamChunk(finish_reason=finish, usage=self.usage)
         return None  # ping, and events added after this was written
 
     def _block_start(self, index: Any, block: Any) -> StreamChunk | None:

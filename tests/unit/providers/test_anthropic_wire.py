@@ -164,3 +164,12 @@ def test_deltas_of_blocks_that_are_not_calls_are_ignored() -> None:
         state, [start(0, {"type": "server_tool_use", "id": "s", "name": "web"}), piece(0, "{}")]
     )
     assert not calls
+
+
+def test_calls_make_the_finish_tool_call_whatever_the_stop_reason() -> None:
+    state = StreamState()
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "a", "input": {}}
+    feed(state, [start(0, tool), {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}])
+    end = state.feed("message_stop", {"type": "message_stop"})
+    assert end is not None
+    assert end.finish_reason is FinishReason.TOOL_CALL
