@@ -324,6 +324,7 @@ def _tool_block(index: int, block: dict[str, Any]) -> list[bytes]:
             {"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}}
         ),
         event(_delta(index, {"type": "input_json_delta", "partial_json": ""})),
+        event({"type": "ping"}),
     ]
     for i in range(0, len(text), JSON_PIECE):
         piece = text[i : i + JSON_PIECE]
