@@ -1,15 +1,23 @@
 """Anthropic Messages API, per the wire-format reference §5: x-api-key and anthropic-version
 headers, the request checks the real API makes (max_tokens required, user/assistant turns
-that start with the user and alternate), named SSE events with `ping`s and no [DONE], and
-`{"type":"error","error":{...}}` bodies."""
+that start with the user and alternate; tools, tool results and images in anthropic_rules),
+named SSE events with `ping`s and no [DONE], and `{"type":"error","error":{...}}` bodies.
+
+Tool calls (`Behaviour.tool_calls`) come back as recorded from the live API: `tool_use`
+blocks with `toolu_` ids, object `input` and a `caller`, `stop_reason: "tool_use"`; streamed
+as a `content_block_start` with `input: {}`, a first `input_json_delta` of "" and the JSON in
+small pieces, and a `content_block_stop` frame with extra spaces inside its JSON."""
 
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from typing import Any
 
 from aiohttp import web
 
+from tests.emulators import anthropic_rules
 from tests.emulators.base import Behaviour, Emulator
 
 ERRORS: dict[int, tuple[str, str]] = {
@@ -57,6 +65,9 @@ OVERLOADED_EVENT = (
 )
 # message_start, content_block_start and a ping come before the first text_delta.
 FRAMES_BEFORE_TEXT = 3
+# Streamed tool input is cut into pieces this long (the live API's are a few characters).
+JSON_PIECE = 7
+_BASE62 = string.ascii_letters + string.digits
 
 
 def error_body(status: int) -> dict[str, Any]:
@@ -82,7 +93,8 @@ class AnthropicEmulator(Emulator):
     """Extra switches: `stop_reason` for replies, `thinking` to put a thinking block (which
     is not text) before the text, `ping_every` text deltas a ping, `send_message_stop`
     False to end a stream cleanly but without its terminator, `expected_key` to answer 401
-    to any other x-api-key, `models_listed` for what GET /v1/models pages through."""
+    to any other x-api-key, `models_listed` for what GET /v1/models pages through,
+    `preamble` for the text a reply with tool calls has before them (none when forced)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,6 +105,7 @@ class AnthropicEmulator(Emulator):
         self.input_tokens = 11
         self.expected_key: str | None = None
         self.models_listed: list[dict[str, Any]] = [dict(m) for m in MODELS]
+        self.preamble = ""
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self.messages), web.get("/v1/models", self.models)]
@@ -138,10 +151,11 @@ class AnthropicEmulator(Emulator):
         if rejected is not None:
             return rejected
         body = await request.json()
-        problem = _invalid(body)
+        problem = _invalid(body) or anthropic_rules.problem(body)
         if problem:
             return self._json(error_obj("invalid_request_error", problem), status=400)
         model = body["model"]
+        calls = _calls(behaviour, body)
         if body.get("stream"):
             if behaviour.mode == "malformed":
                 return web.Response(
@@ -151,7 +165,7 @@ class AnthropicEmulator(Emulator):
             return await self.stream(
                 request,
                 behaviour,
-                self._frames(behaviour, model),
+                self._frames(behaviour, model, calls, self._preamble(body, calls)),
                 content_type="text/event-stream; charset=utf-8",
                 error_frame=OVERLOADED_EVENT,
             )
@@ -160,14 +174,17 @@ class AnthropicEmulator(Emulator):
         content: list[dict[str, Any]] = []
         if self.thinking:
             content.append({"type": "thinking", "thinking": "Hmm.", "signature": "sig"})
-        content.append({"type": "text", "text": behaviour.text})
+        text = self._preamble(body, calls) if calls else behaviour.text
+        if text:
+            content.append({"type": "text", "text": text})
+        content += [_tool_use(call) for call in calls]
         reply: dict[str, Any] = {
             "id": "msg_emulated",
             "type": "message",
             "role": "assistant",
             "content": content,
             "model": model,
-            "stop_reason": self.stop_reason,
+            "stop_reason": "tool_use" if calls else self.stop_reason,
             "stop_sequence": None,
         }
         if behaviour.usage:
@@ -175,11 +192,18 @@ class AnthropicEmulator(Emulator):
                 "input_tokens": self.input_tokens,
                 "cache_creation_input_tokens": 0,
                 "cache_read_input_tokens": 0,
-                "output_tokens": _output_tokens(behaviour.text),
+                "output_tokens": _output_tokens(text + json.dumps(calls)),
             }
         return self._json(reply)
 
-    def _frames(self, behaviour: Behaviour, model: str) -> list[bytes]:
+    def _preamble(self, body: dict[str, Any], calls: list[dict[str, Any]]) -> str:
+        # A forced choice prefills the assistant turn: no text precedes the tool_use.
+        forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
+        return "" if forced or not calls else self.preamble
+
+    def _frames(
+        self, behaviour: Behaviour, model: str, calls: list[dict[str, Any]], preamble: str
+    ) -> list[bytes]:
         message: dict[str, Any] = {
             "id": "msg_emulated",
             "type": "message",
@@ -209,30 +233,40 @@ class AnthropicEmulator(Emulator):
                 event({"type": "content_block_stop", "index": 0}),
             ]
             index = 1
-        frames.append(
-            event(
-                {
-                    "type": "content_block_start",
-                    "index": index,
-                    "content_block": {"type": "text", "text": ""},
-                }
-            )
-        )
-        frames.append(event({"type": "ping"}))
-        for i, piece in enumerate(behaviour.chunks(), 1):
+        text = preamble if calls else behaviour.text
+        if text:
+            frames += self._text_block(index, text, behaviour.words_per_chunk)
+            index += 1
+        for call in calls:
+            frames += _tool_block(index, _tool_use(call))
+            index += 1
+        delta: dict[str, Any] = {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": "tool_use" if calls else self.stop_reason,
+                "stop_sequence": None,
+            },
+        }
+        if behaviour.usage:
+            delta["usage"] = {"output_tokens": _output_tokens(text + json.dumps(calls))}
+        frames.append(event(delta))
+        if self.send_message_stop:
+            frames.append(event({"type": "message_stop"}))
+        return frames
+
+    def _text_block(self, index: int, text: str, words_per_chunk: int) -> list[bytes]:
+        start = {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": {"type": "text", "text": ""},
+        }
+        frames = [event(start), event({"type": "ping"})]
+        pieces = Behaviour(text=text, words_per_chunk=words_per_chunk).chunks()
+        for i, piece in enumerate(pieces, 1):
             frames.append(event(_delta(index, {"type": "text_delta", "text": piece})))
             if self.ping_every and i % self.ping_every == 0:
                 frames.append(event({"type": "ping"}))
         frames.append(event({"type": "content_block_stop", "index": index}))
-        delta: dict[str, Any] = {
-            "type": "message_delta",
-            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-        }
-        if behaviour.usage:
-            delta["usage"] = {"output_tokens": _output_tokens(behaviour.text)}
-        frames.append(event(delta))
-        if self.send_message_stop:
-            frames.append(event({"type": "message_stop"}))
         return frames
 
     def _check_headers(self, request: web.Request) -> web.Response | None:
@@ -261,6 +295,44 @@ class AnthropicEmulator(Emulator):
 
 def _delta(index: int, delta: dict[str, Any]) -> dict[str, Any]:
     return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def _calls(behaviour: Behaviour, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scripted calls, when tools are offered; one with disable_parallel_tool_use."""
+    choice = body.get("tool_choice") or {}
+    if not behaviour.tool_calls or not body.get("tools") or choice.get("type") == "none":
+        return []
+    calls = behaviour.tool_calls
+    return calls[:1] if choice.get("disable_parallel_tool_use") else calls
+
+
+def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "tool_use",
+        "id": "toolu_01" + "".join(secrets.choice(_BASE62) for _ in range(22)),
+        "name": call["name"],
+        "input": call["arguments"],
+        "caller": {"type": "direct"},
+    }
+
+
+def _tool_block(index: int, block: dict[str, Any]) -> list[bytes]:
+    arguments = block["input"]
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    frames = [
+        event(
+            {"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}}
+        ),
+        event(_delta(index, {"type": "input_json_delta", "partial_json": ""})),
+        event({"type": "ping"}),
+    ]
+    for i in range(0, len(text), JSON_PIECE):
+        piece = text[i : i + JSON_PIECE]
+        frames.append(event(_delta(index, {"type": "input_json_delta", "partial_json": piece})))
+    # As recorded: spaces inside the frame's JSON.
+    stop = f'{{"type":"content_block_stop","index":{index}        }}'
+    frames.append(f"event: content_block_stop\ndata: {stop}\n\n".encode())
+    return frames
 
 
 def _invalid(body: Any) -> str:

@@ -2,16 +2,29 @@
 
 Streams are SSE `data:` frames with CRLF line ends and no sentinel: the body just ends.
 Error bodies are Google's pretty-printed (multi-line) JSON, on the streaming endpoint too.
+
+Function calls (`Behaviour.tool_calls`) are `functionCall` parts without ids, finishReason
+STOP; a stream sends each call whole in its own frame. `gemini-3*` models sign the first
+call of a reply (`thoughtSignature`) and refuse a replayed call turn without a signature
+they issued (or Google's placeholder). Embeddings: `:embedContent` and
+`:batchEmbedContents`, vectors normalized unless shortened by outputDimensionality.
+Request checks are in gemini_rules.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import secrets
 from typing import Any
 
 from aiohttp import web
 
+from tests.emulators import gemini_rules as rules
 from tests.emulators.base import Behaviour, Emulator
+from tests.emulators.embeddings import DIMENSION, vector
+from tests.emulators.tool_args import as_floats
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
@@ -133,6 +146,7 @@ class GeminiEmulator(Emulator):
         self.newline = b"\r\n"
         self.reply_body: bytes | None = None
         self.models_listed: list[dict[str, Any]] = [dict(m) for m in MODELS]
+        self.signed: set[str] = set()  # thought signatures it issued
 
     def routes(self) -> list[web.RouteDef]:
         # "{target}" is "<model>:<method>": aiohttp matches the colon inside one segment.
@@ -208,6 +222,8 @@ class GeminiEmulator(Emulator):
                 key=request.headers.get("x-goog-api-key", ""),
                 model=model,
             )
+        if method in ("embedContent", "batchEmbedContents"):
+            return await self._embed(request, behaviour, model, method)
         if method not in ("generateContent", "streamGenerateContent"):
             return self._error(
                 Behaviour(mode="error", status=404), ERRORS[404], key="", model=model
@@ -219,16 +235,29 @@ class GeminiEmulator(Emulator):
                 content_type="text/event-stream" if streaming else "application/json",
             )
         version = self.model_version or model
+        body = await request.json() if behaviour.mode != "malformed" else {}
+        problem = rules.problem(body, self.signed, model.startswith("gemini-3"))
+        if behaviour.mode != "malformed" and problem:
+            return self._error(
+                Behaviour(mode="error", status=400),
+                google_error(400, "INVALID_ARGUMENT", problem),
+            )
+        calls = self._calls(behaviour, body, model)
         if method == "streamGenerateContent":
             if behaviour.mode == "malformed":
                 return web.Response(
                     body=b'data: {"candidates": [{"content": ' + self.newline * 2,
                     content_type="text/event-stream",
                 )
+            frames = (
+                self._call_frames(behaviour, version, calls)
+                if calls
+                else self._frames(behaviour, version)
+            )
             return await self.stream(
                 request,
                 behaviour,
-                self._frames(behaviour, version),
+                frames,
                 content_type="text/event-stream",
                 error_frame=self._error_frame(),
             )
@@ -236,10 +265,57 @@ class GeminiEmulator(Emulator):
             return web.Response(text='{"candidates": [', content_type="application/json")
         if self.block_reason is not None:
             return web.json_response(self._blocked(version))
-        reply = _response(behaviour.text, version, self.finish_reason)
+        reply = _response(behaviour.text, version, self.finish_reason, calls)
         if behaviour.usage:
-            reply["usageMetadata"] = _usage(behaviour.text)
+            reply["usageMetadata"] = _usage(behaviour.text if not calls else json.dumps(calls))
         return web.json_response(reply)
+
+    def _calls(self, behaviour: Behaviour, body: Any, model: str) -> list[dict[str, Any]]:
+        """The scripted calls as functionCall parts, when functions are declared and the
+        mode allows calls; a Gemini 3 model signs the first."""
+        config = rules.get(rules.get(body, "toolConfig"), "functionCallingConfig")
+        mode = str(rules.get(config, "mode") or "AUTO").upper()
+        if not behaviour.tool_calls or not rules.declarations(body) or mode == "NONE":
+            return []
+        parts: list[dict[str, Any]] = [
+            {"functionCall": {"name": c["name"], "args": as_floats(c["arguments"])}}
+            for c in behaviour.tool_calls
+        ]
+        if model.startswith("gemini-3"):
+            signature = base64.b64encode(secrets.token_bytes(48)).decode()
+            self.signed.add(signature)
+            parts[0]["thoughtSignature"] = signature
+        return parts
+
+    def _call_frames(
+        self, behaviour: Behaviour, version: str, calls: list[dict[str, Any]]
+    ) -> list[bytes]:
+        frames = []
+        for i, part in enumerate(calls):
+            last = i == len(calls) - 1
+            frame = _response("", version, self.finish_reason if last else None, [part])
+            if behaviour.usage and last:
+                frame["usageMetadata"] = _usage(json.dumps(calls))
+            frames.append(self._frame(frame))
+        return frames
+
+    async def _embed(
+        self, request: web.Request, behaviour: Behaviour, model: str, method: str
+    ) -> web.Response:
+        if behaviour.mode == "malformed":
+            return web.Response(text='{"embeddings": [', content_type="application/json")
+        body = await request.json()
+        items = rules.get(body, "requests") if method == "batchEmbedContents" else [body]
+        problem = rules.embed_problem(items, model)
+        if problem:
+            return self._error(
+                Behaviour(mode="error", status=400),
+                google_error(400, "INVALID_ARGUMENT", problem),
+            )
+        vectors = [_embedding(item) for item in items]
+        if method == "embedContent":
+            return web.json_response({"embedding": vectors[0]})
+        return web.json_response({"embeddings": vectors})
 
     def _frame(self, obj: Any) -> bytes:
         return b"data: " + json.dumps(obj).encode() + self.newline * 2
@@ -280,14 +356,24 @@ class GeminiEmulator(Emulator):
         return frames
 
 
-def _response(text: str, version: str, finish: str | None) -> dict[str, Any]:
-    candidate: dict[str, Any] = {
-        "content": {"parts": [{"text": text}], "role": "model"},
-        "index": 0,
-    }
+def _response(
+    text: str, version: str, finish: str | None, calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    parts = calls or [{"text": text}]
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
     if finish is not None:
         candidate["finishReason"] = finish
     return {"candidates": [candidate], "modelVersion": version, "responseId": "emulated-1"}
+
+
+def _embedding(item: Any) -> dict[str, Any]:
+    text = " ".join(p["text"] for p in rules.get(rules.get(item, "content"), "parts"))
+    size = rules.get(item, "outputDimensionality")
+    values = vector(text, int(size or DIMENSION))
+    if size is None:  # only full-size vectors come normalized
+        norm = math.sqrt(sum(v * v for v in values)) or 1.0
+        values = [v / norm for v in values]
+    return {"values": values}
 
 
 def _usage(text: str) -> dict[str, Any]:

@@ -4,7 +4,14 @@ The OAuth side issues a fresh token per call and checks what the real one checks
 a uuid RqUID, the form body and its scope); the API side accepts only tokens it issued that
 have not expired by `clock`. `Behaviour` drives the API routes only; OAuth has its own
 switches (`oauth_error`, `oauth_delay`, `scope_failures`, `token_lifetime`, `expiry_unit`,
-`token_shape`)."""
+`token_shape`).
+
+Function calls (`Behaviour.tool_calls`, the first only: GigaChat makes one per message) come
+back as the docs show them: `function_call` with object arguments, empty content, a uuid
+`functions_state_id`, `finish_reason: "function_call"`; streamed whole in one delta. A reply
+under a `response_format` schema is pretty-printed JSON, as recorded. Images are uploaded
+to `/files` (multipart) and named in `attachments`; `/files/{id}/delete` removes them.
+Request checks are in gigachat_rules."""
 
 from __future__ import annotations
 
@@ -13,16 +20,21 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from tests.emulators import gigachat_rules
 from tests.emulators.base import Behaviour, Emulator, Recorded
 
 OAUTH = "/api/v2/oauth"
 CHAT = "/api/v1/chat/completions"
 MODELS = "/api/v1/models"
+FILES = "/api/v1/files"
+FILE_TYPES = ("image/jpeg", "image/png", "image/tiff", "image/bmp")
+MAX_FILE_BYTES = 15 * 1024 * 1024
 MODEL_VERSION = "2.0.28.2"
 
 ERRORS: dict[int, dict[str, Any]] = {
@@ -67,13 +79,63 @@ class GigaChatEmulator(Emulator):
         self.scope_failures: dict[str, str] = {}
         self.reject_next = 0  # the next N API calls answer 401 whatever their token
         self.tokens: dict[str, float] = {}  # issued token -> expiry (epoch seconds)
+        self.files: dict[str, tuple[str, bytes]] = {}  # uploaded: id -> (media type, bytes)
+        self.uploads: list[dict[str, Any]] = []  # each upload's filename, content_type, data
+        self.deleted: list[str] = []
+        self.file_deleted = asyncio.Event()
+        self.state_ids: list[str] = []  # functions_state_id of each call it made
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post(OAUTH, self.oauth),
             web.post(CHAT, self.chat),
             web.get(MODELS, self.models),
+            web.post(FILES, self.upload),
+            web.post(FILES + "/{id}/delete", self.delete),
         ]
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """`POST /files`, multipart: `file` (an image) and `purpose`. What was sent is kept
+        in `uploads` (the multipart body is parsed, not recorded as bytes)."""
+        form = await request.post()
+        upload, purpose = form.get("file"), form.get("purpose")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(Recorded(request.method, request.path, {}, headers, b""))
+        if not self._authorized(request):
+            return web.json_response(ERRORS[401], status=401)
+        if not isinstance(upload, web.FileField) or purpose != "general":
+            return web.json_response({"status": 400, "message": "Bad request"}, status=400)
+        data = upload.file.read()
+        self.uploads.append(
+            {"filename": upload.filename, "content_type": upload.content_type, "data": data}
+        )
+        if upload.content_type not in FILE_TYPES:
+            message = f"Invalid params: unsupported file type {upload.content_type}"
+            return web.json_response({"status": 422, "message": message}, status=422)
+        if len(data) > MAX_FILE_BYTES:
+            return web.json_response(ERRORS[413], status=413)
+        file_id = str(uuid.uuid4())
+        self.files[file_id] = (upload.content_type, data)
+        reply = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": 1715768909,
+            "filename": upload.filename,
+            "purpose": "general",
+        }
+        return web.json_response(reply)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if not self._authorized(request):
+            return web.json_response(ERRORS[401], status=401)
+        file_id = request.match_info["id"]
+        if self.files.pop(file_id, None) is None:
+            return web.json_response({"status": 404, "message": "File not found"}, status=404)
+        self.deleted.append(file_id)
+        self.file_deleted.set()
+        return web.json_response({"id": file_id, "deleted": True})
 
     @property
     def oauth_calls(self) -> list[Recorded]:
@@ -162,20 +224,30 @@ class GigaChatEmulator(Emulator):
             return web.Response(text='{"choices": [', content_type="application/json")
         body = await request.json()
         model = f"{body.get('model', 'GigaChat')}:{MODEL_VERSION}"
+        problem = gigachat_rules.problem(body, set(self.files))
+        if problem:
+            return web.json_response({"status": 422, "message": problem}, status=422)
+        call = self._call(behaviour, body)
+        text = _formatted(behaviour.text) if body.get("response_format") else behaviour.text
         if body.get("stream"):
             return await self.stream(
                 request,
                 behaviour,
-                self._frames(behaviour, model),
+                self._call_frames(behaviour, model, call)
+                if call
+                else self._frames(replace(behaviour, text=text), model),
                 content_type="text/event-stream",
                 error_frame=STREAM_ERROR,
             )
+        message: dict[str, Any] = {"content": text, "role": "assistant"}
+        if call:
+            message = {"content": "", "role": "assistant", **call}
         reply: dict[str, Any] = {
             "choices": [
                 {
-                    "message": {"content": behaviour.text, "role": "assistant"},
+                    "message": message,
                     "index": 0,
-                    "finish_reason": "stop",
+                    "finish_reason": "function_call" if call else "stop",
                 }
             ],
             "created": 1768996174,
@@ -190,9 +262,35 @@ class GigaChatEmulator(Emulator):
             charset="utf-8",
         )
 
+    def _call(self, behaviour: Behaviour, body: dict[str, Any]) -> dict[str, Any]:
+        """The first scripted call (`function_call` and `functions_state_id`), when functions
+        are offered; {} otherwise."""
+        if (
+            not behaviour.tool_calls
+            or not body.get("functions")
+            or body.get("function_call") == "none"
+        ):
+            return {}
+        first = behaviour.tool_calls[0]
+        state = str(uuid.uuid4())
+        self.state_ids.append(state)
+        function = {"name": first["name"], "arguments": first["arguments"]}
+        return {"function_call": function, "functions_state_id": state}
+
+    def _call_frames(self, behaviour: Behaviour, model: str, call: dict[str, Any]) -> list[bytes]:
+        delta = {"content": "", "role": "assistant", **call}
+        last: dict[str, Any] = {
+            "choices": [{"delta": delta, "index": 0, "finish_reason": "function_call"}],
+            "created": 1768996178,
+            "model": model,
+            "object": "chat.completion",
+        }
+        if behaviour.usage:
+            last["usage"] = _usage(json.dumps(call))
+        return [_frame(last), b"data: [DONE]\n\n"]
+
     def _frames(self, behaviour: Behaviour, model: str) -> list[bytes]:
-        def frame(obj: Any) -> bytes:
-            return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
+        frame = _frame
 
         base = {"created": 1768996178, "model": model, "object": "chat.completion"}
         frames = []
@@ -208,6 +306,18 @@ class GigaChatEmulator(Emulator):
         frames.append(frame(last))
         frames.append(b"data: [DONE]\n\n")
         return frames
+
+
+def _frame(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
+
+
+def _formatted(text: str) -> str:
+    """JSON replies come pretty-printed under a response_format (as recorded)."""
+    try:
+        return json.dumps(json.loads(text), indent=4, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 def _usage(text: str) -> dict[str, int]:

@@ -13,6 +13,11 @@ Emulator-specific switches (attributes):
 - `credentials`: the Authorization values it accepts (others: 401 UNAUTHENTICATED).
 - `folders`: the folders the credential may use; tokenizing with another folder's model is
   403 PERMISSION_DENIED.
+
+Tool calls (`Behaviour.tool_calls`) come back as a `toolCallList` without ids, integer
+arguments as floats, status ALTERNATIVE_STATUS_TOOL_CALLS (one call with parallelToolCalls
+false); a stream sends them in one final line. Tool, result and format checks are in
+yandexgpt_rules.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.emulators import yandexgpt_rules
 from tests.emulators.base import Behaviour, Emulator
+from tests.emulators.tool_args import as_floats
 
 MODEL_VERSION = "23.10.2024"
 # (grpcCode, httpStatus, message) per HTTP status.
@@ -111,16 +118,25 @@ class YandexGptEmulator(Emulator):
                 text='{"result": {"alternatives": [', content_type="application/json"
             )
         body = await request.json()
-        invalid = _invalid(body)
+        invalid = _invalid(body) or yandexgpt_rules.problem(body)
         if invalid:
             return self.error_response(Behaviour(status=400), error_body(400, invalid))
         options = body.get("completionOptions") or {}
+        prompt = sum(len(str(m.get("text", "")).split()) for m in body["messages"])
+        calls = _calls(behaviour, body)
+        if calls:
+            reply = _result("", "ALTERNATIVE_STATUS_TOOL_CALLS", behaviour, prompt, calls)
+            if options.get("stream"):
+                line = json.dumps(reply, ensure_ascii=False).encode() + b"\n"
+                return await self.stream(
+                    request, behaviour, [line], content_type="application/json"
+                )
+            return web.json_response(reply)
         words, status = behaviour.text.split(" "), self.final_status
         limit = options.get("maxTokens")
         if limit is not None and len(words) > int(limit):
             words, status = words[: int(limit)], "ALTERNATIVE_STATUS_TRUNCATED_FINAL"
         pieces = replace(behaviour, text=" ".join(words)).chunks()
-        prompt = sum(len(str(m.get("text", "")).split()) for m in body["messages"])
         if options.get("stream"):
             return await self.stream(
                 request,
@@ -182,12 +198,6 @@ def _invalid(body: Any) -> str:
         return "request body is not an object"
     if not str(body.get("modelUri", "")).startswith(("gpt://", "ds://")):
         return "Failed to parse model URI"
-    messages = body.get("messages")
-    if not messages or not all(
-        isinstance(m, dict) and m.get("role") in ("system", "user", "assistant") and "text" in m
-        for m in messages
-    ):
-        return "messages: each needs a role and a text"
     options = body.get("completionOptions") or {}
     temperature = options.get("temperature", 0.3)
     if not isinstance(temperature, int | float) or not 0 <= temperature <= 1:
@@ -199,13 +209,34 @@ def _invalid(body: Any) -> str:
     return ""
 
 
-def _result(text: str, status: str, behaviour: Behaviour, prompt: int) -> dict[str, Any]:
+def _calls(behaviour: Behaviour, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scripted calls as a toolCallList's entries, when tools are offered."""
+    choice = body.get("toolChoice") or {}
+    if not behaviour.tool_calls or not body.get("tools") or choice.get("mode") == "NONE":
+        return []
+    calls = [
+        {"functionCall": {"name": c["name"], "arguments": as_floats(c["arguments"])}}
+        for c in behaviour.tool_calls
+    ]
+    return calls[:1] if body.get("parallelToolCalls") is False else calls
+
+
+def _result(
+    text: str,
+    status: str,
+    behaviour: Behaviour,
+    prompt: int,
+    calls: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "text": text}
+    if calls:
+        message = {"role": "assistant", "toolCallList": {"toolCalls": calls}}
     result: dict[str, Any] = {
-        "alternatives": [{"message": {"role": "assistant", "text": text}, "status": status}],
+        "alternatives": [{"message": message, "status": status}],
         "modelVersion": MODEL_VERSION,
     }
     if behaviour.usage:
-        completion = len(text.split())
+        completion = len(text.split()) + 3 * len(calls or ())
         result["usage"] = {
             "inputTextTokens": str(prompt),
             "completionTokens": str(completion),

@@ -1,4 +1,5 @@
-"""Anthropic Messages API (wire-format reference §5)."""
+"""Anthropic Messages API (wire-format reference §5); tools, structured output and images
+are mapped in anthropic_wire.py. Anthropic has no embeddings endpoint."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from orchestrator_server.domain.chat import (
     estimate_usage,
 )
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ToolCallDelta, arguments_text
+from orchestrator_server.providers import anthropic_wire as wire
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.errors import (
@@ -90,6 +93,10 @@ class AnthropicProvider(HttpAdapter):
         if system:
             body["system"] = system
         body.update(wire_params(params, PARAM_NAMES))
+        body.update(wire.tool_fields(request))
+        output = wire.output_config(request)
+        if output is not None:
+            body["output_config"] = output
         if stream:
             body["stream"] = True
         return body
@@ -119,12 +126,13 @@ class AnthropicProvider(HttpAdapter):
             raise ProviderError(
                 ErrorKind.MALFORMED_RESPONSE, "upstream reply has no content list"
             ) from None
+        calls = wire.reply_calls(blocks)
+        finish = finish_reason(data.get("stop_reason"))
+        if calls and finish is not FinishReason.LENGTH:  # a call cut short stays LENGTH
+            finish = FinishReason.TOOL_CALL
         usage = _usage(data.get("usage")) or estimate_usage(request.messages, text)
         return Completion(
-            text=text,
-            model=model,
-            usage=usage,
-            finish_reason=finish_reason(data.get("stop_reason")),
+            text=text, model=model, usage=usage, finish_reason=finish, tool_calls=calls
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
@@ -183,13 +191,17 @@ class AnthropicProvider(HttpAdapter):
 
 
 class StreamState:
-    """Turns Anthropic's named events into chunks: text as it comes, and one last chunk at
-    message_stop with the finish reason and the usage gathered on the way."""
+    """Turns Anthropic's named events into chunks: text as it comes, tool calls as
+    fragments (a `tool_use` block's start names the call, its `input_json_delta` pieces are
+    the arguments), and one last chunk at message_stop with the finish reason and the usage
+    gathered on the way. Calls are numbered 0, 1, ... whatever their block index."""
 
     def __init__(self) -> None:
         self.done = False
         self._counts: dict[str, Any] = {}
         self._finish: FinishReason | None = None
+        self._calls: dict[Any, int] = {}  # block index -> call number
+        self._inputs: dict[Any, Any] = {}  # block index -> the start's input, until a delta
 
     def feed(self, name: str, data: Any) -> StreamChunk | None:
         if not isinstance(data, dict):
@@ -204,17 +216,12 @@ class StreamState:
             self._take_usage(message.get("usage"))
             model = message.get("model")
             return StreamChunk(model=str(model)) if model else None
-        if name == "content_block_delta":
-            delta = data.get("delta")
-            if isinstance(delta, dict) and delta.get("type") == "text_delta":
-                text = delta.get("text")
-                return StreamChunk(text=text) if isinstance(text, str) and text else None
-            return None  # tool input, thinking, signatures, citations: not text
         if name == "content_block_start":
-            block = data.get("content_block")
-            if isinstance(block, dict) and block.get("type") == "text" and block.get("text"):
-                return StreamChunk(text=str(block["text"]))
-            return None
+            return self._block_start(data.get("index"), data.get("content_block"))
+        if name == "content_block_delta":
+            return self._block_delta(data.get("index"), data.get("delta"))
+        if name == "content_block_stop":
+            return self._block_stop(data.get("index"))
         if name == "message_delta":
             delta = data.get("delta")
             if isinstance(delta, dict) and delta.get("stop_reason"):
@@ -223,8 +230,44 @@ class StreamState:
             return None
         if name == "message_stop":
             self.done = True
-            return StreamChunk(finish_reason=self._finish, usage=self.usage)
-        return None  # ping, content_block_stop, and events added after this was written
+            finish = self._finish
+            if self._calls and finish is FinishReason.STOP:  # the calls decide
+                finish = FinishReason.TOOL_CALL
+            return StreamChunk(finish_reason=finish, usage=self.usage)
+        return None  # ping, and events added after this was written
+
+    def _block_start(self, index: Any, block: Any) -> StreamChunk | None:
+        if not isinstance(block, dict):
+            return None
+        if block.get("type") == "text" and block.get("text"):
+            return StreamChunk(text=str(block["text"]))
+        if block.get("type") != "tool_use" or not block.get("name"):
+            return None  # thinking, server tools, ...
+        number = self._calls[index] = len(self._calls)
+        self._inputs[index] = block.get("input")
+        start = ToolCallDelta(number, str(block.get("id") or ""), str(block["name"]))
+        return StreamChunk(tool_calls=(start,))
+
+    def _block_delta(self, index: Any, delta: Any) -> StreamChunk | None:
+        if not isinstance(delta, dict):
+            return None
+        if delta.get("type") == "text_delta":
+            text = delta.get("text")
+            return StreamChunk(text=text) if isinstance(text, str) and text else None
+        if delta.get("type") == "input_json_delta" and index in self._calls:
+            self._inputs.pop(index, None)  # the pieces are the input
+            piece = delta.get("partial_json")
+            if isinstance(piece, str) and piece:
+                return StreamChunk(tool_calls=(ToolCallDelta(self._calls[index], arguments=piece),))
+        return None  # thinking, signatures, citations: not text
+
+    def _block_stop(self, index: Any) -> StreamChunk | None:
+        # A call whose input came whole in its start (no deltas at all) is sent here.
+        given = self._inputs.pop(index, None)
+        if index not in self._calls or not isinstance(given, dict) or not given:
+            return None
+        whole = ToolCallDelta(self._calls[index], arguments=arguments_text(given))
+        return StreamChunk(tool_calls=(whole,))
 
     def _take_usage(self, raw: Any) -> None:
         # Counts in message_delta are running totals: each one replaces, never adds, and
@@ -237,20 +280,22 @@ class StreamState:
         return _usage(self._counts)  # None: the router estimates from the text
 
 
-def conversation(messages: tuple[ChatMessage, ...]) -> tuple[str, list[dict[str, str]]]:
+def conversation(messages: tuple[ChatMessage, ...]) -> tuple[str, list[dict[str, Any]]]:
     """The top-level system prompt, and user/assistant turns that start with the user and
-    alternate (consecutive turns of one role joined by a blank line), as the API requires."""
+    alternate (consecutive turns of one role merged), as the API requires. Tool results
+    are user turns."""
     system: list[str] = []
-    turns: list[dict[str, str]] = []
+    turns: list[dict[str, Any]] = []
     for message in messages:
         if message.role is Role.SYSTEM:
             system.append(message.content)
             continue
-        role = message.role.value
+        role = Role.ASSISTANT.value if message.role is Role.ASSISTANT else Role.USER.value
+        content = wire.content(message)
         if turns and turns[-1]["role"] == role:
-            turns[-1]["content"] += "\n\n" + message.content
+            turns[-1]["content"] = wire.merged(turns[-1]["content"], content)
         else:
-            turns.append({"role": role, "content": message.content})
+            turns.append({"role": role, "content": content})
     if turns and turns[0]["role"] != Role.USER.value:
         turns.insert(0, {"role": Role.USER.value, "content": OPENING_USER_TURN})
     return "\n\n".join(system), turns

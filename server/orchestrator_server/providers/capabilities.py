@@ -22,12 +22,43 @@ KIND_CAPABILITIES: dict[str, Capabilities] = {
         images=True,
         embeddings=True,
     ),
-    # Text chat only until their adapters map tools, formats and images; embeddings where the
-    # adapter already speaks the provider's endpoint.
-    "anthropic": NONE,
-    "gemini": NONE,
-    "gigachat": Capabilities(embeddings=True),
-    "yandexgpt": Capabilities(embeddings=True),
+    # No JSON mode (only schemas) and no embeddings endpoint.
+    "anthropic": Capabilities(
+        tools=True,
+        parallel_tools=True,
+        tool_choice=True,
+        json_schema=True,
+        images=True,
+        image_urls=True,
+    ),
+    # Images inline only: fileData takes Files API URIs, not arbitrary URLs.
+    "gemini": Capabilities(
+        tools=True,
+        parallel_tools=True,
+        tool_choice=True,
+        json_object=True,
+        json_schema=True,
+        images=True,
+        embeddings=True,
+    ),
+    # One function call per message; forcing one named function (REQUIRED only with a single
+    # function); schemas but no documented JSON mode; images uploaded, not fetched by URL.
+    "gigachat": Capabilities(
+        tools=True,
+        tool_choice=True,
+        json_schema=True,
+        images=True,
+        embeddings=True,
+    ),
+    # No image input on the completion API (its vision models are batch-only).
+    "yandexgpt": Capabilities(
+        tools=True,
+        parallel_tools=True,
+        tool_choice=True,
+        json_object=True,
+        json_schema=True,
+        embeddings=True,
+    ),
 }
 
 

@@ -11,12 +11,21 @@ Decisions where the API leaves a choice:
 - Thinking tokens (`thoughtsTokenCount`) count as completion tokens: they are billed as output.
 - A stream has no sentinel; the end of the body ends it. A 200 body without a single frame
   is malformed rather than an empty answer.
+- Function calls arrive whole (in a reply, or in one stream frame each) with finishReason
+  STOP; the calls themselves make the finish TOOL_CALL. Gemini has no switch for one call at
+  a time, so with parallel_tool_calls false only the first is passed on.
+- Embeddings always go to `:batchEmbedContents` (as the official SDK does, even for one
+  text), at most 100 texts per call, several calls side by side for a larger batch.
+
+Function calling, structured output and images are mapped in gemini_wire.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from orchestrator_server.config.providers import GeminiProviderConfig
@@ -29,9 +38,13 @@ from orchestrator_server.domain.chat import (
     Usage,
     estimate_usage,
 )
+from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings, InputType
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ToolCall, ToolCallDelta
+from orchestrator_server.providers import gemini_wire as wire
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.embeddings import prompt_usage, vector_rows
 from orchestrator_server.providers.http.errors import (
     error_body,
     http_error,
@@ -42,6 +55,7 @@ from orchestrator_server.providers.http.errors import (
 from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
 from orchestrator_server.providers.listing import MAX_PAGES, ids_of
+from orchestrator_server.providers.tool_wire import WholeCalls
 
 FINISH_REASONS = {
     "STOP": FinishReason.STOP,
@@ -71,6 +85,8 @@ RPC_STATUS_KINDS: Mapping[str, ErrorKind] = {
 # server wrote without `data:` framing) or junk.
 _SSE_LINE = re.compile(rb"(?:data|event|id|retry)?(?::|\r?\n?$)")
 _STRAY_LIMIT = 64 * 1024  # an error object is small; junk beyond this tells nothing more
+EMBED_BATCH = 100  # texts per batchEmbedContents call (a third-party figure; UNVERIFIED)
+TASK_TYPES = {InputType.QUERY: "RETRIEVAL_QUERY", InputType.DOCUMENT: "RETRIEVAL_DOCUMENT"}
 
 
 # repetition_penalty has no Gemini equivalent (presencePenalty differs in meaning).
@@ -91,6 +107,7 @@ class GeminiProvider(HttpAdapter):
         self._root = f"{self.base_url}/{config.api_version.strip('/')}"
         # A header, never `?key=`: URLs end up in logs and error reports.
         self._headers = {"x-goog-api-key": api_key} if api_key else {}
+        self.signatures = wire.Signatures()
 
     def url(self, model: str | None, method: str) -> str:
         name = model or self.spec.model
@@ -100,19 +117,11 @@ class GeminiProvider(HttpAdapter):
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         system = [{"text": m.content} for m in request.messages if m.role is Role.SYSTEM]
-        body: dict[str, Any] = {
-            "contents": [
-                {
-                    "role": "model" if m.role is Role.ASSISTANT else "user",
-                    "parts": [{"text": m.content}],
-                }
-                for m in request.messages
-                if m.role is not Role.SYSTEM
-            ]
-        }
+        body: dict[str, Any] = {"contents": wire.contents(request.messages, self.signatures)}
         if system:
             body["systemInstruction"] = {"parts": system}
-        config = wire_params(request.params, PARAM_NAMES)
+        body.update(wire.tools(request))
+        config = wire_params(request.params, PARAM_NAMES) | wire.response_config(request)
         if config:
             body["generationConfig"] = config
         return body
@@ -130,7 +139,7 @@ class GeminiProvider(HttpAdapter):
             raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "upstream reply is not an object")
         if "error" in data:
             raise self.error(None, {}, data)
-        chunk = parse_chunk(data)
+        chunk = parse_chunk(data, self._numbering(request), self.signatures)
         if not data.get("candidates") and chunk.finish_reason is None:
             raise ProviderError(
                 ErrorKind.MALFORMED_RESPONSE, "upstream reply has neither candidates nor a block"
@@ -140,7 +149,12 @@ class GeminiProvider(HttpAdapter):
             model=chunk.model or request.model or self.spec.model,
             usage=chunk.usage or estimate_usage(request.messages, chunk.text),
             finish_reason=chunk.finish_reason or FinishReason.UNSPECIFIED,
+            tool_calls=tuple(ToolCall(c.id, c.name, c.arguments) for c in chunk.tool_calls),
         )
+
+    @staticmethod
+    def _numbering(request: ChatRequest) -> WholeCalls:
+        return WholeCalls(single=request.parallel_tool_calls is False)
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
         async with self.open_stream(
@@ -152,6 +166,7 @@ class GeminiProvider(HttpAdapter):
         ) as response:
             body = SseLines(response.content)
             frames = 0
+            calls = self._numbering(request)
             async for event in read_sse(body):
                 data = sse_json(event)
                 if not isinstance(data, dict):
@@ -159,13 +174,55 @@ class GeminiProvider(HttpAdapter):
                 if "error" in data:
                     raise self.error(None, {}, data)
                 frames += 1
-                yield parse_chunk(data)
+                chunk = parse_chunk(data, calls, self.signatures)
+                if calls.count and chunk.finish_reason is FinishReason.STOP:
+                    chunk = replace(chunk, finish_reason=FinishReason.TOOL_CALL)
+                yield chunk
             if body.stray:
                 raise self.stray_error(bytes(body.stray))
             if not frames:
                 raise ProviderError(
                     ErrorKind.MALFORMED_RESPONSE, "upstream ended the stream without a frame"
                 )
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
+        """`:batchEmbedContents`; no usage is reported, so it is estimated. A shortened
+        vector (`dimensions`) is normalized again, as Google advises."""
+        model = request.model or self.spec.embedding_model or ""
+        batches = [
+            request.inputs[i : i + EMBED_BATCH] for i in range(0, len(request.inputs), EMBED_BATCH)
+        ]
+        replies = await asyncio.gather(
+            *(self._embed_batch(texts, model, request, timeout) for texts in batches)
+        )
+        rows = [row for reply in replies for row in reply]
+        vectors = vector_rows(rows, len(request.inputs))
+        if request.dimensions is not None:
+            vectors = [wire.normalized(v) for v in vectors]
+        return Embeddings(vectors, model, prompt_usage(None, request.inputs))
+
+    async def _embed_batch(
+        self, texts: tuple[str, ...], model: str, request: EmbeddingRequest, timeout: float
+    ) -> list[Any]:
+        resource = model if "/" in model else f"models/{model}"
+        # Unspecified embeds as a document, the domain's rule where the kind matters.
+        task = TASK_TYPES.get(request.input_type, TASK_TYPES[InputType.DOCUMENT])
+        item: dict[str, Any] = {"model": resource, "taskType": task}
+        if request.dimensions is not None:
+            item["outputDimensionality"] = request.dimensions
+        body = {"requests": [{**item, "content": {"parts": [{"text": t}]}} for t in texts]}
+        reply = await self.call(
+            "POST",
+            self.url(model, "batchEmbedContents"),
+            json_body=body,
+            headers=self._headers,
+            timeout=timeout,
+        )
+        data = reply.json()
+        items = data.get("embeddings") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "embedding reply has no embeddings")
+        return [i.get("values") for i in items]
 
     async def check_health(self) -> None:
         await self.call("GET", f"{self._root}/models", headers=self._headers, timeout=10.0)
@@ -243,18 +300,29 @@ def _generates(model: dict[str, Any]) -> bool:
     return not isinstance(methods, list) or "generateContent" in methods
 
 
-def parse_chunk(data: dict[str, Any]) -> StreamChunk:
-    """One GenerateContentResponse (a unary reply or one stream frame) as a chunk."""
+def parse_chunk(
+    data: dict[str, Any],
+    calls: WholeCalls | None = None,
+    signatures: wire.Signatures | None = None,
+) -> StreamChunk:
+    """One GenerateContentResponse (a unary reply or one stream frame) as a chunk; its
+    function calls as whole fragments, numbered on from the stream's earlier ones."""
     candidates = data.get("candidates")
     text = ""
     finish: FinishReason | None = None
+    fragments: tuple[ToolCallDelta, ...] = ()
     if candidates:
         if not isinstance(candidates, list) or not isinstance(candidates[0], dict):
             raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "upstream sent bad candidates")
-        text = _text(candidates[0].get("content"))
+        content = candidates[0].get("content")
+        text = _text(content)
+        made = wire.reply_calls(content, signatures or wire.Signatures())
+        fragments = (calls or WholeCalls()).fragments(made)
         reason = candidates[0].get("finishReason")
         if reason:
             finish = FINISH_REASONS.get(str(reason), FinishReason.OTHER)
+        if fragments and finish is FinishReason.STOP:
+            finish = FinishReason.TOOL_CALL
     else:
         feedback = data.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
@@ -265,6 +333,7 @@ def parse_chunk(data: dict[str, Any]) -> StreamChunk:
         finish_reason=finish,
         usage=parse_usage(data.get("usageMetadata")),
         model=model if isinstance(model, str) and model else None,
+        tool_calls=fragments,
     )
 
 

@@ -4,13 +4,21 @@ Parameters: temperature, top_p, max_tokens and repetition_penalty are sent. Giga
 `stop` field, so stop sequences are applied here: the text is cut before the first one and
 the finish reason is STOP (a stream stops reading there, and its usage is then estimated).
 `seed` has no GigaChat equivalent and is ignored.
+
+Functions, structured output and image attachments are mapped in gigachat_wire.py. Images
+are uploaded before the call and deleted after it, in the background (a failed deletion is
+logged, never the caller's error).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -20,11 +28,14 @@ from orchestrator_server.domain.chat import (
     ChatRequest,
     Completion,
     FinishReason,
+    ImagePart,
     StreamChunk,
     estimate_usage,
 )
 from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ToolCallDelta
+from orchestrator_server.providers import gigachat_wire as wire
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.gigachat_auth import TokenManager
 from orchestrator_server.providers.http.adapter import HttpAdapter
@@ -42,6 +53,9 @@ from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_sse, sse_json
 from orchestrator_server.providers.listing import ids_of
 from orchestrator_server.providers.openai import openai_usage
+from orchestrator_server.providers.tool_wire import WholeCalls
+
+log = logging.getLogger(__name__)
 
 FINISH_REASONS = {
     "stop": FinishReason.STOP,
@@ -55,6 +69,7 @@ FINISH_REASONS = {
 STATUS_KINDS: Mapping[int, ErrorKind] = DEFAULT_STATUS_KINDS
 # temperature must be > 0; values up to 0.001 are GigaChat's deterministic mode.
 MIN_TEMPERATURE = 0.001
+DELETE_TIMEOUT = 10.0  # seconds for deleting an uploaded image after the call
 
 
 # No stop field (stop sequences are applied here) and no seed.
@@ -80,6 +95,8 @@ class GigaChatProvider(HttpAdapter):
         )
         self._chat_url = f"{self.base_url}/chat/completions"
         self._models_url = f"{self.base_url}/models"
+        self._files_url = f"{self.base_url}/files"
+        self._deleting: set[asyncio.Task[None]] = set()
         self.tokens = TokenManager(
             self.client,
             auth_url=config.auth_url,
@@ -89,38 +106,70 @@ class GigaChatProvider(HttpAdapter):
             clock=clock,
         )
 
-    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+    def body(
+        self, request: ChatRequest, *, stream: bool, attachments: Mapping[int, str] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model or self.spec.model,
-            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+            "messages": wire.messages(request, attachments or {}),
         }
         body.update(wire_params(request.params, PARAM_NAMES))
         if "temperature" in body:
             body["temperature"] = max(body["temperature"], MIN_TEMPERATURE)
+        body.update(wire.function_fields(request))
+        response_format = wire.response_format(request)
+        if response_format is not None:
+            body["response_format"] = response_format
         if stream:
             body["stream"] = True
         return body
 
     async def generate(self, request: ChatRequest, *, timeout: float) -> Completion:
-        reply = await self._call("POST", self._chat_url, self.body(request, stream=False), timeout)
+        attachments = await self._attachments(request, timeout)
+        try:
+            body = self.body(request, stream=False, attachments=attachments)
+            reply = await self._call("POST", self._chat_url, body, timeout)
+        finally:
+            self._forget(attachments.values())
         data = reply.json()
         try:
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
+            message = choice["message"]
+            text = message.get("content") or ""
             finish = FINISH_REASONS.get(choice.get("finish_reason") or "", FinishReason.OTHER)
             model = str(data.get("model") or request.model or self.spec.model)
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(
                 ErrorKind.MALFORMED_RESPONSE, "upstream reply has no choices[0].message"
             ) from None
+        call = wire.reply_call(message)
         cut = stop_index(text, request.params.stop)
         if cut is not None:
             text, finish = text[:cut], FinishReason.STOP
+        if call is not None:
+            finish = FinishReason.TOOL_CALL
         usage = openai_usage(data.get("usage")) or estimate_usage(request.messages, text)
-        return Completion(text=text, model=model, usage=usage, finish_reason=finish)
+        return Completion(
+            text=text,
+            model=model,
+            usage=usage,
+            finish_reason=finish,
+            tool_calls=(call,) if call is not None else (),
+        )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
-        body = self.body(request, stream=True)
+        attachments = await self._attachments(request, timeout)
+        try:
+            async with aclosing(self._stream(request, attachments, timeout)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            self._forget(attachments.values())
+
+    async def _stream(
+        self, request: ChatRequest, attachments: Mapping[int, str], timeout: float
+    ) -> AsyncGenerator[StreamChunk, None]:
+        body = self.body(request, stream=True, attachments=attachments)
         for attempt in range(2):
             token = await self.tokens.token(timeout=timeout)
             async with self.client.stream(
@@ -172,13 +221,78 @@ class GigaChatProvider(HttpAdapter):
             keep=lambda item: item.get("type", "chat") == "chat",
         )
 
-    async def _call(self, method: str, url: str, body: Any, timeout: float) -> HttpReply:
+    async def _attachments(self, request: ChatRequest, timeout: float) -> dict[int, str]:
+        """The request's images uploaded (each distinct one once): file ids by message."""
+        images = wire.images_to_upload(request)
+        if not images:
+            return {}
+        distinct = {hashlib.sha256(i.data).digest(): i for i in images.values()}
+        results = await asyncio.gather(
+            *(self._upload(image, timeout) for image in distinct.values()),
+            return_exceptions=True,
+        )
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            self._forget(r for r in results if isinstance(r, str))
+            raise failed
+        ids = dict(zip(distinct, results, strict=True))
+        return {i: str(ids[hashlib.sha256(image.data).digest()]) for i, image in images.items()}
+
+    async def _upload(self, image: ImagePart, timeout: float) -> str:
+        """`POST /files`, multipart, purpose "general"; the reply's `id` names the file."""
+        name = "image.png" if image.media_type == "image/png" else "image.jpg"
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            data.add_field("file", image.data, filename=name, content_type=image.media_type)
+            data.add_field("purpose", "general")
+            return data
+
+        data = (await self._call("POST", self._files_url, None, timeout, form=form)).json()
+        file_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(file_id, str) or not file_id:
+            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, "file upload reply has no id")
+        return file_id
+
+    def _forget(self, file_ids: Iterable[str]) -> None:
+        """Deletes uploaded files in the background: the answer does not wait for it."""
+        for file_id in file_ids:
+            task = asyncio.create_task(self._delete(file_id))
+            self._deleting.add(task)
+            task.add_done_callback(self._deleting.discard)
+
+    async def _delete(self, file_id: str) -> None:
+        try:
+            await self._call("POST", f"{self._files_url}/{file_id}/delete", None, DELETE_TIMEOUT)
+        except ProviderError as exc:
+            log.warning("provider %s: an uploaded image was not deleted: %s", self.spec.name, exc)
+
+    async def aclose(self) -> None:
+        if self._deleting:
+            await asyncio.wait(self._deleting, timeout=DELETE_TIMEOUT)
+        await super().aclose()
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        timeout: float,
+        *,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> HttpReply:
         """One API call with a current token; a 401 (the token expired or was revoked early)
-        drops the token and retries once with a fresh one."""
+        drops the token and retries once with a fresh one. A multipart body is built anew
+        for each try (`form`)."""
         for attempt in range(2):
             token = await self.tokens.token(timeout=timeout)
             reply = await self.client.request(
-                method, url, json_body=body, headers=_headers(token), timeout=timeout
+                method,
+                url,
+                json_body=body,
+                data=form() if form is not None else None,
+                headers=_headers(token),
+                timeout=timeout,
             )
             if reply.status != 401 or attempt:
                 break
@@ -215,6 +329,7 @@ async def _chunks(
             ErrorKind.MALFORMED_RESPONSE, "upstream answered the stream with a non-SSE body"
         )
     cutter = StopCutter(stops)
+    calls = WholeCalls()
     finished = False
     async for event in read_sse(response.content):
         if event.data.strip() == "[DONE]":
@@ -222,7 +337,9 @@ async def _chunks(
         data = sse_json(event)
         if not isinstance(data, dict):
             continue
-        chunk = parse_chunk(data)
+        chunk = parse_chunk(data, calls)
+        if calls.count and chunk.finish_reason is FinishReason.STOP:
+            chunk = replace(chunk, finish_reason=FinishReason.TOOL_CALL)
         text, stopped = cutter.feed(chunk.text)
         if stopped:
             yield StreamChunk(text=text, finish_reason=FinishReason.STOP, model=chunk.model)
@@ -230,7 +347,7 @@ async def _chunks(
         if chunk.finish_reason is not None:
             finished = True
             text += cutter.flush()
-        yield StreamChunk(text, chunk.finish_reason, chunk.usage, chunk.model)
+        yield replace(chunk, text=text)
     else:
         if not finished:
             raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended before [DONE]")
@@ -238,17 +355,22 @@ async def _chunks(
         yield StreamChunk(text=rest)
 
 
-def parse_chunk(data: dict[str, Any]) -> StreamChunk:
+def parse_chunk(data: dict[str, Any], calls: WholeCalls | None = None) -> StreamChunk:
     """One stream event. An error object (`{"error": ...}`, or the API's own
-    `{"status", "message"}` without choices; the in-stream form is undocumented) raises."""
+    `{"status", "message"}` without choices; the in-stream form is undocumented) raises. A
+    function call comes whole in one delta (the SDK's chunk type; UNVERIFIED on the wire)."""
     if "error" in data or ("choices" not in data and "status" in data):
         raise GigaChatProvider.error(None, {}, data)
     choices = data.get("choices") or []
     text = ""
     finish = None
+    fragments: tuple[ToolCallDelta, ...] = ()
     if choices and isinstance(choices[0], dict):
         delta = choices[0].get("delta") or {}
         text = (delta.get("content") or "") if isinstance(delta, dict) else ""
+        call = wire.reply_call(delta, choices[0].get("functions_state_id"))
+        if call is not None:
+            fragments = (calls or WholeCalls()).fragments((call,))
         reason = choices[0].get("finish_reason")
         if reason:
             finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
@@ -258,6 +380,7 @@ def parse_chunk(data: dict[str, Any]) -> StreamChunk:
         finish_reason=finish,
         usage=openai_usage(data.get("usage")),
         model=model if isinstance(model, str) else None,
+        tool_calls=fragments,
     )
 
 

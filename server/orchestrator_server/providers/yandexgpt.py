@@ -4,6 +4,10 @@ streaming completions at POST /foundationModels/v1/completion. Yandex's OpenAI-c
 
 Parameters: temperature and max_tokens are mapped. The completion API has no top_p, stop,
 seed or repetition_penalty, so those are not sent.
+
+Tools, tool results and structured output are mapped in yandexgpt_wire.py. A stream's lines
+are cumulative, so calls are taken from the last line that lists them, once, when the
+stream ends (Yandex's streamed calls are undocumented; the expectation is one final line).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from orchestrator_server.config.providers import YandexCredential, YandexGptProv
 from orchestrator_server.domain.chat import (
     ChatRequest,
     Completion,
+    FinishReason,
     StreamChunk,
     Usage,
     estimate_usage,
 )
 from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ToolCall
 from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.embeddings import prompt_usage, summed, vector_rows
@@ -36,7 +42,9 @@ from orchestrator_server.providers.http.errors import (
 )
 from orchestrator_server.providers.http.params import wire_params
 from orchestrator_server.providers.http.streams import read_ndjson
+from orchestrator_server.providers.tool_wire import WholeCalls
 from orchestrator_server.providers.yandexgpt_stream import CumulativeText, parse_alternative
+from orchestrator_server.providers.yandexgpt_wire import messages, request_fields
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +153,8 @@ class YandexGptProvider(HttpAdapter):
         return {
             "modelUri": self.model_uri(request.model or self.spec.model),
             "completionOptions": options,
-            "messages": [{"role": m.role.value, "text": m.content} for m in request.messages],
+            "messages": messages(request),
+            **request_fields(request),
         }
 
     def headers(self, request: ChatRequest) -> dict[str, str]:
@@ -169,12 +178,12 @@ class YandexGptProvider(HttpAdapter):
         if isinstance(data, dict) and "error" in data and "result" not in data:
             raise self.error(None, reply.headers, data)
         alternative = parse_alternative(data)
-        finish = alternative.finish_reason
         return Completion(
             text=alternative.text,
             model=request.model or self.spec.model,
             usage=alternative.usage or estimate_usage(request.messages, alternative.text),
-            finish_reason=finish,
+            finish_reason=alternative.finish_reason,
+            tool_calls=alternative.calls,
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamChunk]:
@@ -186,11 +195,13 @@ class YandexGptProvider(HttpAdapter):
         ) as response:
             deltas = CumulativeText()
             usage: Usage | None = None
+            calls: tuple[ToolCall, ...] = ()
             async for line in read_ndjson(response.content):
                 if isinstance(line, dict) and "error" in line:
                     raise self.error(None, {}, line)
                 alternative = parse_alternative(line)
                 usage = alternative.usage or usage  # on every line; the last is the total
+                calls = alternative.calls or calls
                 text = deltas.delta(alternative.text)
                 if alternative.final:
                     if deltas.revisions:
@@ -200,7 +211,9 @@ class YandexGptProvider(HttpAdapter):
                             self.spec.name,
                             deltas.revisions,
                         )
-                    yield StreamChunk(text, alternative.finish_reason, usage)
+                    fragments = WholeCalls().fragments(calls)
+                    finish = FinishReason.TOOL_CALL if calls else alternative.finish_reason
+                    yield StreamChunk(text, finish, usage, tool_calls=fragments)
                     return
                 if text:
                     yield StreamChunk(text)

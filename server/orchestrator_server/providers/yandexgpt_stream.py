@@ -8,6 +8,8 @@ from typing import Any
 
 from orchestrator_server.domain.chat import FinishReason, Usage
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.tools import ToolCall
+from orchestrator_server.providers.yandexgpt_wire import reply_calls
 
 _STATUS_PREFIX = "ALTERNATIVE_STATUS_"
 PARTIAL = "PARTIAL"
@@ -27,6 +29,7 @@ class Alternative:
     text: str
     status: str  # without the ALTERNATIVE_STATUS_ prefix
     usage: Usage | None
+    calls: tuple[ToolCall, ...] = ()  # a message holds text or calls, never both
 
     @property
     def final(self) -> bool:
@@ -35,6 +38,8 @@ class Alternative:
 
     @property
     def finish_reason(self) -> FinishReason:
+        if self.calls:  # the calls decide, whatever the status says
+            return FinishReason.TOOL_CALL
         return FINISH_REASONS.get(self.status, FinishReason.OTHER)
 
 
@@ -57,7 +62,7 @@ def parse_alternative(data: Any) -> Alternative:
             ErrorKind.MALFORMED_RESPONSE, "upstream alternative has a non-string text or status"
         )
     usage = parse_usage(result.get("usage"))
-    return Alternative(text, status.removeprefix(_STATUS_PREFIX), usage)
+    return Alternative(text, status.removeprefix(_STATUS_PREFIX), usage, reply_calls(message))
 
 
 def parse_usage(raw: Any) -> Usage | None:

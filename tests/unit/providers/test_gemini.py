@@ -83,7 +83,7 @@ def test_body_keeps_consecutive_turns_apart_and_drops_repetition_penalty() -> No
     }
 
 
-def test_chunk_joins_text_parts_and_skips_thoughts_and_other_parts() -> None:
+def test_chunk_joins_text_parts_and_skips_thoughts_and_takes_calls_apart() -> None:
     chunk = parse_chunk(
         {
             "candidates": [
@@ -105,9 +105,11 @@ def test_chunk_joins_text_parts_and_skips_thoughts_and_other_parts() -> None:
     )
     assert (chunk.text, chunk.finish_reason, chunk.model) == (
         "Hello",
-        FinishReason.STOP,
+        FinishReason.TOOL_CALL,  # a call was made, though Gemini says STOP
         "gemini-2.5-flash",
     )
+    [made] = chunk.tool_calls
+    assert (made.index, made.name, made.arguments) == (0, "f", "{}")
     assert chunk.usage is None
 
 

@@ -131,7 +131,7 @@ class HttpClient:
         *,
         timeout: float,
         json_body: Any = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | aiohttp.FormData | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         allow_redirects: bool = True,

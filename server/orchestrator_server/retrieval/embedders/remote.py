@@ -3,8 +3,8 @@ calls its adapter's `embed`, so URL, key, TLS, OAuth tokens (GigaChat) and the p
 HTTP error table are the ones chat traffic and the Embed RPC use.
 
 Wire formats live in the adapters (OpenAI-compatible and GigaChat `POST /embeddings`,
-Ollama `POST /api/embed`, YandexGPT `textEmbedding`, one text per call, with doc and query
-models).
+Ollama `POST /api/embed`, Gemini `:batchEmbedContents`, YandexGPT `textEmbedding`, one text
+per call, with doc and query models).
 """
 
 from __future__ import annotations
