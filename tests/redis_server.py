@@ -52,6 +52,7 @@ class RedisServer:
         raise RuntimeError("redis-server did not start:\n" + b"".join(self._log).decode())
 
     def _start_once(self) -> bool:
+        self._log = []  # this process's output only: an earlier one's "ready" must not count
         options = {
             "port": str(self.port),
             "bind": "127.0.0.1",
