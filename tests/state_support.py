@@ -39,6 +39,7 @@ async def limiter_on(
     on_error: str = "open",
     timeout: float = 2.0,
     prefix: str | None = None,
+    connections: int = 50,
 ) -> AsyncIterator[Limiter]:
     """`backend` is "memory" or "redis" (then `redis_url`); each limiter gets its own key
     prefix, so tests sharing a server never see each other's counts."""
@@ -46,12 +47,12 @@ async def limiter_on(
         limiter = Limiter(MemoryLimitBackend(clock) if clock else MemoryLimitBackend(), clock=clock)
     else:
         assert redis_url is not None
-        client = connect(RedisConfig(url=redis_url, timeout=timeout))
+        client = connect(RedisConfig(url=redis_url, timeout=timeout, max_connections=connections))
         prefix = prefix or f"t{next(_prefixes)}:"
         limiter = Limiter(
             RedisLimitBackend(client, prefix),
             on_error=on_error,  # type: ignore[arg-type]
-            guard=Guard(timeout),
+            guard=Guard(timeout, slots=connections),
             clock=clock,
         )
     try:

@@ -54,7 +54,7 @@ def build_state(
         client = connect(state.redis, environ)
         limits = RedisLimitBackend(client, state.redis.key_prefix)
         store = RedisCacheStore(client, state.redis.key_prefix)
-        guard = Guard(state.redis.timeout)
+        guard = Guard(state.redis.timeout, slots=state.redis.max_connections)
     limiter = Limiter(
         limits,
         on_error=state.on_error,

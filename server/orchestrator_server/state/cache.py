@@ -45,33 +45,47 @@ def cache_scope(models: Iterable[str] | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...] | None:
+    names = _FIELDS.get(cls)
+    if names is None and dataclasses.is_dataclass(cls):
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _normal(value: Any) -> Any:
-    """A JSON form that is equal for equal requests whatever their field order."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _normal(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return _normal(value.value)
-    if isinstance(value, list | tuple):
+    """A JSON form that is equal for equal values: a dataclass as its type's name and its
+    fields in order, a mapping sorted by key, bytes by their digest."""
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is tuple or cls is list:
         return [_normal(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    names = _fields(cls)
+    if names is not None:
+        return [cls.__name__, *(_normal(getattr(value, name)) for name in names)]
     if isinstance(value, Mapping):
-        return {str(k): _normal(v) for k, v in value.items()}
+        return [[str(k), _normal(v)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
     if isinstance(value, bytes | bytearray | memoryview):
         return {"sha256": hashlib.sha256(value).hexdigest()}
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, _SCALARS):  # subclasses of str, int, float
         return value
-    raise TypeError(f"no normal form for {type(value).__name__}")
+    raise TypeError(f"no normal form for {cls.__name__}")
 
 
 def request_key(request: ChatRequest, *, provider: str, model: str, scope: str) -> str:
     """Every field of the request (messages, params, and whatever it gains: tools, formats,
     images) except who sent it and its id, with the resolved provider and model."""
-    fields = {
-        f.name: _normal(getattr(request, f.name))
-        for f in dataclasses.fields(request)
-        if f.name not in _NOT_REQUEST
-    }
-    body = {"v": KEY_FORMAT, "scope": scope, "provider": provider, "model": model, "req": fields}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    names = _fields(type(request))
+    assert names is not None
+    fields = [[name, _normal(getattr(request, name))] for name in names if name not in _NOT_REQUEST]
+    body = [KEY_FORMAT, scope, provider, model, fields]
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

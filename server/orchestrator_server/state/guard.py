@@ -29,8 +29,19 @@ class BackendFailed(Exception):
 
 
 class Guard:
-    def __init__(self, timeout: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        *,
+        slots: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`slots`: calls in flight at once (the connection pool's size). Waiting for one is
+        first come, first served and counts against the call's time: the client's own pool
+        wakes waiters in no fixed order, and under a burst larger than the pool some calls
+        waited seconds while others went by."""
         self.timeout = timeout
+        self._slots = None if slots is None else asyncio.Semaphore(slots)
         self._clock = clock
         self.errors: Counter[str] = Counter()  # operation -> failed calls
         self._failing_since: float | None = None
@@ -50,7 +61,11 @@ class Guard:
             self._failed(operation, "no time left before the caller's deadline")
         try:
             async with asyncio.timeout(limit):
-                result = await call()
+                if self._slots is None:
+                    result = await call()
+                else:
+                    async with self._slots:
+                        result = await call()
         except TimeoutError:
             self._failed(operation, f"no answer within {limit * 1000:.0f} ms")
         except (RedisError, OSError) as exc:

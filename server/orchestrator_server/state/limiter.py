@@ -31,6 +31,7 @@ from orchestrator_server.state.types import (
     Check,
     CheckState,
     LimitKind,
+    Period,
     Quota,
     Settlement,
     Subject,
@@ -114,6 +115,7 @@ class Limiter:
         self._rid_prefix = secrets.token_hex(6)
         self._rids = itertools.count()
         self._pending: set[asyncio.Task[None]] = set()
+        self._periods: dict[str, Period] = {}
         self.stats = LimiterStats()
 
     @property
@@ -144,7 +146,7 @@ class Limiter:
         wall = time.time() if now is None else now
         checks, uncharged = self._checks(quotas, tokens, cost, currency, wall)
         if not checks:
-            return Admission(self, "", (), frozenset(), checked=True)
+            return Admission(self, "", (), (), checked=True)
         rid = f"{self._rid_prefix}:{next(self._rids)}"
         lease = (NO_DEADLINE_LEASE if time_left is None else max(0.0, time_left)) + LEASE_GRACE
         try:
@@ -158,7 +160,7 @@ class Limiter:
                     "limits cannot be checked: the shared state backend is unavailable"
                 ) from exc
             self.stats.skipped += 1
-            return Admission(self, "", (), frozenset(), checked=False)
+            return Admission(self, "", (), (), checked=False)
         if denial is not None:
             check = denial.check
             self.stats.denied[(check.kind.value, check.subject.kind.value, check.subject.name)] += 1
@@ -171,39 +173,44 @@ class Limiter:
 
     def _checks(
         self, quotas: Sequence[Quota], tokens: int, cost: float, currency: str, now: float
-    ) -> tuple[list[Check], frozenset[Check]]:
-        """The checks of every quota (each subject's limit once) and the budget checks that
-        the call cannot be charged to (priced in another currency; there are no rates)."""
-        checks: dict[tuple[LimitKind, Subject], Check] = {}
-        uncharged: set[Check] = set()
+    ) -> tuple[list[Check], tuple[int, ...]]:
+        """The checks of every quota (each subject's limit once), and the positions of the
+        budget checks the call cannot be charged to (priced in another currency: there are
+        no exchange rates here, so such a budget is checked for exhaustion only)."""
+        checks: list[Check] = []
+        uncharged: tuple[int, ...] = ()
+        seen: set[str] | None = set() if len(quotas) > 1 else None
+        tokens = max(0, tokens)
         for quota in quotas:
-            subject = quota.subject
-            if quota.rpm is not None:
-                checks[(LimitKind.RPM, subject)] = Check(LimitKind.RPM, subject, quota.rpm, 1)
-            if quota.tpm is not None:
-                amount = min(max(0, tokens), quota.tpm)
-                checks[(LimitKind.TPM, subject)] = Check(LimitKind.TPM, subject, quota.tpm, amount)
-            if quota.concurrency is not None:
-                checks[(LimitKind.CONCURRENCY, subject)] = Check(
-                    LimitKind.CONCURRENCY, subject, quota.concurrency, 1
-                )
-            budget = quota.budget
-            if budget is not None:
-                limit = _nanos(budget.amount)
-                same = budget.currency == currency
-                check = Check(
-                    LimitKind.BUDGET,
-                    subject,
-                    limit,
-                    min(_nanos(cost), limit) if same else 0,
-                    period_of(budget.period, now),
-                )
-                checks[(LimitKind.BUDGET, subject)] = check
-                if not same:
-                    uncharged.add(check)
-                    if cost > 0:
-                        self.stats.currency_mismatch += 1
-        return list(checks.values()), frozenset(uncharged)
+            for kind, subject, limit, storage, budget in quota.rules:
+                if seen is not None:
+                    if storage in seen:
+                        continue
+                    seen.add(storage)
+                if kind is LimitKind.TPM:
+                    checks.append(Check(kind, subject, limit, min(tokens, limit), storage))
+                elif kind is not LimitKind.BUDGET:
+                    checks.append(Check(kind, subject, limit, 1, storage))
+                else:
+                    assert budget is not None
+                    period = self._period(budget.period, now)
+                    if budget.currency == currency:
+                        amount = min(_nanos(cost), limit)
+                    else:
+                        amount = 0
+                        uncharged += (len(checks),)
+                        if cost > 0:
+                            self.stats.currency_mismatch += 1
+                    checks.append(
+                        Check(kind, subject, limit, amount, storage + period.name, period)
+                    )
+        return checks, uncharged
+
+    def _period(self, kind: Literal["day", "month"], now: float) -> Period:
+        period = self._periods.get(kind)
+        if period is None or not period.starts_at <= now < period.ends_at:
+            period = self._periods[kind] = period_of(kind, now)
+        return period
 
     async def _call(
         self, operation: str, call: Callable[[], Awaitable[T]], time_left: float | None
@@ -288,7 +295,7 @@ class Admission:
         limiter: Limiter,
         rid: str,
         checks: tuple[Check, ...],
-        uncharged: frozenset[Check],
+        uncharged: tuple[int, ...],
         *,
         checked: bool,
     ) -> None:
@@ -310,18 +317,19 @@ class Admission:
             return
         self._settled = True
         settlements = []
-        for check in self._checks:
-            if check.kind is LimitKind.TPM:
+        for i, check in enumerate(self._checks):
+            kind = check.kind
+            if kind is LimitKind.TPM:
                 amount = check.amount if tokens is None else max(0, tokens)
                 settlements.append(Settlement(check, amount))
-            elif check.kind is LimitKind.BUDGET:
-                if check in self._uncharged:
+            elif kind is LimitKind.CONCURRENCY:
+                settlements.append(Settlement(check))
+            elif kind is LimitKind.BUDGET:
+                if i in self._uncharged:
                     amount = 0
                 else:
                     amount = check.amount if cost is None else _nanos(cost)
                 settlements.append(Settlement(check, amount))
-            elif check.kind is LimitKind.CONCURRENCY:
-                settlements.append(Settlement(check))
         if settlements:
             await self._limiter._settle(self._rid, settlements)
 

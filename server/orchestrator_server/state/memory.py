@@ -75,6 +75,23 @@ class _Budget:
                 self.reserved -= amount
 
 
+def _wait(check: Check, state: _Log | _Budget | dict[str, float], now: float) -> float | None:
+    """None when the check fits, else the seconds until it may."""
+    if isinstance(state, _Log):
+        if state.total + check.amount <= check.limit:
+            return None
+        return max(0.0, state.frees_in(check.amount, check.limit, now))
+    if isinstance(state, _Budget):
+        if state.spent + state.reserved + check.amount <= check.limit:
+            return None
+        if state.spent + check.amount > check.limit:
+            return state.ends_at - now
+        return CONCURRENCY_HINT  # held by calls in flight: frees as one settles
+    if len(state) + 1 <= check.limit:
+        return None
+    return max(0.0, min(CONCURRENCY_HINT, min(state.values()) - now))
+
+
 class MemoryLimitBackend:
     remote = False
 
@@ -88,47 +105,30 @@ class MemoryLimitBackend:
         self, rid: str, checks: Sequence[Check], lease: float, now: float | None
     ) -> Denial | None:
         now = self._clock() if now is None else now
+        states = [self._state(check, now) for check in checks]
         worst: Denial | None = None
-        for check in checks:
-            wait = self._wait(check, now)
+        for check, state in zip(checks, states, strict=True):
+            wait = _wait(check, state, now)
             if wait is not None and (worst is None or wait > worst.retry_after):
                 worst = Denial(check, wait)
         if worst is not None:
             return worst
-        for check in checks:
-            self._take(rid, check, now, lease)
+        for check, state in zip(checks, states, strict=True):
+            if isinstance(state, _Log):
+                state.add(rid, now, check.amount)
+            elif isinstance(state, _Budget):
+                state.holds[rid] = (check.amount, now + lease)
+                state.reserved += check.amount
+            else:
+                state[rid] = now + lease
         return None
 
-    def _wait(self, check: Check, now: float) -> float | None:
-        """None when the check fits, else the seconds until it may."""
-        kind = check.kind
-        if kind is LimitKind.CONCURRENCY:
-            leases = self._lease_set(check, now)
-            if len(leases) + 1 <= check.limit:
-                return None
-            return max(0.0, min(CONCURRENCY_HINT, min(leases.values()) - now))
-        if kind is LimitKind.BUDGET:
-            budget = self._budget(check, now)
-            if budget.spent + budget.reserved + check.amount <= check.limit:
-                return None
-            if budget.spent + check.amount > check.limit:
-                return budget.ends_at - now
-            return CONCURRENCY_HINT  # held by calls in flight: frees as one settles
-        log = self._log(check, now)
-        if log.total + check.amount <= check.limit:
-            return None
-        return max(0.0, log.frees_in(check.amount, check.limit, now))
-
-    def _take(self, rid: str, check: Check, now: float, lease: float) -> None:
-        kind = check.kind
-        if kind is LimitKind.CONCURRENCY:
-            self._lease_set(check, now)[rid] = now + lease
-        elif kind is LimitKind.BUDGET:
-            budget = self._budget(check, now)
-            budget.holds[rid] = (check.amount, now + lease)
-            budget.reserved += check.amount
-        else:
-            self._log(check, now).add(rid, now, check.amount)
+    def _state(self, check: Check, now: float) -> _Log | _Budget | dict[str, float]:
+        if check.kind is LimitKind.CONCURRENCY:
+            return self._lease_set(check, now)
+        if check.kind is LimitKind.BUDGET:
+            return self._budget(check, now)
+        return self._log(check, now)
 
     async def settle(self, rid: str, settlements: Sequence[Settlement], now: float | None) -> None:
         now = self._clock() if now is None else now

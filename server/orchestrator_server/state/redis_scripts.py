@@ -117,8 +117,8 @@ local function wait(c)
     return math.min(hint, oldest_score(c.k1, 0) - now)
   else
     drop(c.k2, c.k1, now, 'reserved')
-    local spent = num(redis.call('HGET', c.k1, 'spent'))
-    local reserved = num(redis.call('HGET', c.k1, 'reserved'))
+    local totals = redis.call('HMGET', c.k1, 'spent', 'reserved')
+    local spent, reserved = num(totals[1]), num(totals[2])
     if spent + reserved + c.amount <= c.limit then return nil end
     if spent + c.amount > c.limit then return c.reset end
     return hint

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime
 import enum
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
 from orchestrator_server.config.state import BudgetConfig, CallerLimits, ProviderLimits
 
@@ -45,16 +45,43 @@ class LimitKind(enum.Enum):
     BUDGET = "BUDGET_EXCEEDED"
 
 
+class Rule(NamedTuple):
+    """One limit of a quota, prepared when the quota is made: what, whose, up to what, and
+    where it is stored (for a budget, the start of it: the period's name follows)."""
+
+    kind: LimitKind
+    subject: Subject
+    limit: int
+    storage: str
+    budget: BudgetConfig | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Quota:
     """One subject's limits and budget, as its configuration entry says. A call passes the
-    quotas of every subject it counts against (its key, its tenant; or a provider)."""
+    quotas of every subject it counts against (its key, its tenant; or a provider). Make
+    them once per configuration: each prepares its rules when it is made."""
 
     subject: Subject
     rpm: int | None = None
     tpm: int | None = None
     concurrency: int | None = None
     budget: BudgetConfig | None = None
+    rules: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        subject, ref = self.subject, self.subject.ref
+        rules = []
+        if self.rpm is not None:
+            rules.append(Rule(LimitKind.RPM, subject, self.rpm, f"rpm:{ref}"))
+        if self.tpm is not None:
+            rules.append(Rule(LimitKind.TPM, subject, self.tpm, f"tpm:{ref}"))
+        if self.concurrency is not None:
+            rules.append(Rule(LimitKind.CONCURRENCY, subject, self.concurrency, f"conc:{ref}"))
+        if self.budget is not None:
+            limit = round(self.budget.amount * NANOS)
+            rules.append(Rule(LimitKind.BUDGET, subject, limit, f"budget:{ref}:", self.budget))
+        object.__setattr__(self, "rules", tuple(rules))
 
     @staticmethod
     def of(
@@ -70,49 +97,43 @@ class Quota:
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """A budget's calendar period in UTC: its storage name and when it ends."""
+    """A budget's calendar period in UTC: its storage name and its bounds."""
 
     name: str  # "d2026-11-21" or "m2026-11"
-    ends_at: float  # epoch seconds
+    starts_at: float  # epoch seconds
+    ends_at: float
 
 
 def period_of(kind: Literal["day", "month"], now: float) -> Period:
     day = datetime.datetime.fromtimestamp(now, datetime.UTC).date()
     if kind == "day":
-        end = day + datetime.timedelta(days=1)
+        start, end = day, day + datetime.timedelta(days=1)
         name = f"d{day.isoformat()}"
     else:
+        start = day.replace(day=1)
         end = datetime.date(day.year + day.month // 12, day.month % 12 + 1, 1)
         name = f"m{day.year:04d}-{day.month:02d}"
-    midnight = datetime.datetime.combine(end, datetime.time(), datetime.UTC)
-    return Period(name, midnight.timestamp())
+    return Period(name, _midnight(start), _midnight(end))
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+def _midnight(day: datetime.date) -> float:
+    return datetime.datetime.combine(day, datetime.time(), datetime.UTC).timestamp()
+
+
+class Check(NamedTuple):
     """One limit of one subject, for one call. `amount` is what the call takes (1 request,
-    estimated tokens, 1 lease, estimated cost in nanos); `limit` is in the same unit."""
+    estimated tokens, 1 lease, estimated cost in nanos); `limit` is in the same unit;
+    `storage` names its state under the backend's prefix."""
 
     kind: LimitKind
     subject: Subject
     limit: int
     amount: int
+    storage: str
     period: Period | None = None  # budgets only
 
-    @property
-    def storage(self) -> str:
-        """The check's storage name, under the backend's prefix."""
-        if self.kind is LimitKind.BUDGET:
-            assert self.period is not None
-            return f"budget:{self.subject.ref}:{self.period.name}"
-        return f"{_STORAGE[self.kind]}:{self.subject.ref}"
 
-
-_STORAGE = {LimitKind.RPM: "rpm", LimitKind.TPM: "tpm", LimitKind.CONCURRENCY: "conc"}
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
+class Settlement(NamedTuple):
     """What an admitted check's call really consumed: tokens for TPM, nanos for a budget;
     a concurrency lease is released (amount unused); a request stays counted."""
 

@@ -3,6 +3,8 @@ expire, the server's clock, and cached replies shared between two clients."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from redis.asyncio import Redis
 
@@ -36,9 +38,9 @@ async def test_a_repeated_admission_or_settlement_counts_once(redis_srv: RedisSe
     backend = RedisLimitBackend(client, "idem:")
     period = period_of("day", NOON)
     checks = [
-        Check(LimitKind.RPM, KEY, 10, 1),
-        Check(LimitKind.TPM, KEY, 1000, 100),
-        Check(LimitKind.BUDGET, KEY, 10**9, 10**8, period),
+        Check(LimitKind.RPM, KEY, 10, 1, "rpm:k"),
+        Check(LimitKind.TPM, KEY, 1000, 100, "tpm:k"),
+        Check(LimitKind.BUDGET, KEY, 10**9, 10**8, f"budget:k:{period.name}", period),
     ]
     try:
         for _ in range(2):  # as if the first reply was lost and the call sent again
@@ -119,3 +121,14 @@ async def test_a_reply_cached_through_one_client_is_served_to_another(
         await probe.aclose()
         for cache in caches:
             await cache.aclose()
+
+
+async def test_a_burst_larger_than_the_pool_waits_its_turn(redis_srv: RedisServer) -> None:
+    # 200 calls at once over 2 connections: each waits in line, none for its whole timeout
+    # (the client's own pool let some wait seconds while later ones went first).
+    quota = [Quota(KEY, rpm=10_000, concurrency=1000)]
+    async with limiter_on("redis", None, redis_srv.url, timeout=2.0, connections=2) as limiter:
+        admissions = await asyncio.gather(*(limiter.admit(quota) for _ in range(200)))
+        assert all(a.checked for a in admissions)
+        assert limiter.guard is not None
+        assert not limiter.guard.errors
