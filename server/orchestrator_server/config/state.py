@@ -71,6 +71,8 @@ class RedisConfig(Strict):
     def _tls_consistent(self) -> RedisConfig:
         if "tls" in self.model_fields_set and not self.tls and self.url.startswith("rediss:"):
             raise ValueError("rediss:// means TLS; drop `tls: false` or use redis://")
+        if self.use_tls and self.url.startswith("unix:"):
+            raise ValueError("TLS does not apply to a unix:// socket")
         if self.ca_file is not None and not self.use_tls:
             raise ValueError("ca_file is only used with TLS (tls: true or rediss://)")
         return self

@@ -27,7 +27,11 @@ from orchestrator_server.state.backend import LimitBackend
 from orchestrator_server.state.errors import LimitExceeded, StateUnavailable
 from orchestrator_server.state.guard import BackendFailed, Guard
 from orchestrator_server.state.types import (
+    BUDGET,
+    CONCURRENCY,
     NANOS,
+    RPM,
+    TPM,
     Check,
     CheckState,
     LimitKind,
@@ -83,14 +87,14 @@ def _nanos(amount: float) -> int:
 
 
 def _describe(check: Check, quota: Quota) -> str:
-    if check.kind is LimitKind.BUDGET:
+    if check.kind is BUDGET:
         assert quota.budget is not None
         budget = quota.budget
         return f"budget of {budget.amount:g} {budget.currency} per {budget.period}"
     unit = {
-        LimitKind.RPM: "requests per minute",
-        LimitKind.TPM: "tokens per minute",
-        LimitKind.CONCURRENCY: "calls at once",
+        RPM: "requests per minute",
+        TPM: "tokens per minute",
+        CONCURRENCY: "calls at once",
     }[check.kind]
     return f"limit of {check.limit} {unit}"
 
@@ -187,9 +191,9 @@ class Limiter:
                     if storage in seen:
                         continue
                     seen.add(storage)
-                if kind is LimitKind.TPM:
+                if kind is TPM:
                     checks.append(Check(kind, subject, limit, min(tokens, limit), storage))
-                elif kind is not LimitKind.BUDGET:
+                elif kind is not BUDGET:
                     checks.append(Check(kind, subject, limit, 1, storage))
                 else:
                     assert budget is not None
@@ -268,7 +272,7 @@ class Limiter:
 
 def _status(state: CheckState, currency: str | None) -> LimitStatus:
     check = state.check
-    if check.kind is not LimitKind.BUDGET:
+    if check.kind is not BUDGET:
         return LimitStatus(check.kind, check.limit, state.used, 0, state.remaining)
     assert check.period is not None
     return LimitStatus(
@@ -319,12 +323,12 @@ class Admission:
         settlements = []
         for i, check in enumerate(self._checks):
             kind = check.kind
-            if kind is LimitKind.TPM:
+            if kind is TPM:
                 amount = check.amount if tokens is None else max(0, tokens)
                 settlements.append(Settlement(check, amount))
-            elif kind is LimitKind.CONCURRENCY:
+            elif kind is CONCURRENCY:
                 settlements.append(Settlement(check))
-            elif kind is LimitKind.BUDGET:
+            elif kind is BUDGET:
                 if i in self._uncharged:
                     amount = 0
                 else:

@@ -6,6 +6,7 @@ both."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -13,11 +14,13 @@ from dataclasses import dataclass, field
 
 from orchestrator_server.state.cached import CachedResponse
 from orchestrator_server.state.types import (
+    BUDGET,
+    CONCURRENCY,
+    TPM,
     WINDOW,
     Check,
     CheckState,
     Denial,
-    LimitKind,
     Settlement,
 )
 
@@ -61,21 +64,58 @@ class _Log:
         return WINDOW
 
 
+class _Leases(dict[str, float]):
+    """rid -> expiry. `soonest` is never later than the earliest expiry, so a set where
+    nothing is due (leases expire only when a call's replica died) is not scanned."""
+
+    __slots__ = ("soonest",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.soonest = math.inf
+
+    def hold(self, rid: str, expiry: float) -> None:
+        self[rid] = expiry
+        self.soonest = min(self.soonest, expiry)
+
+    def evict(self, now: float) -> None:
+        if now < self.soonest:
+            return
+        for rid, expiry in list(self.items()):
+            if expiry <= now:
+                del self[rid]
+        self.soonest = min(self.values(), default=math.inf)
+
+
 @dataclass(slots=True)
 class _Budget:
     ends_at: float
     spent: int = 0
     reserved: int = 0
-    holds: dict[str, tuple[int, float]] = field(default_factory=dict)  # rid -> (amount, expiry)
+    holds: dict[str, int] = field(default_factory=dict)  # rid -> amount
+    expiries: _Leases = field(default_factory=_Leases)  # rid -> when the hold lapses
+
+    def hold(self, rid: str, amount: int, expiry: float) -> None:
+        self.holds[rid] = amount
+        self.reserved += amount
+        self.expiries.hold(rid, expiry)
+
+    def release(self, rid: str) -> None:
+        amount = self.holds.pop(rid, None)
+        if amount is not None:
+            self.reserved -= amount
+            self.expiries.pop(rid, None)
 
     def evict(self, now: float) -> None:
-        for rid, (amount, expiry) in list(self.holds.items()):
-            if expiry <= now:
-                del self.holds[rid]
-                self.reserved -= amount
+        if now < self.expiries.soonest:
+            return
+        lapsed = [rid for rid, expiry in self.expiries.items() if expiry <= now]
+        for rid in lapsed:
+            self.release(rid)
+        self.expiries.evict(now)
 
 
-def _wait(check: Check, state: _Log | _Budget | dict[str, float], now: float) -> float | None:
+def _wait(check: Check, state: _Log | _Budget | _Leases, now: float) -> float | None:
     """None when the check fits, else the seconds until it may."""
     if isinstance(state, _Log):
         if state.total + check.amount <= check.limit:
@@ -98,7 +138,7 @@ class MemoryLimitBackend:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._logs: dict[str, _Log] = {}  # rpm and tpm
-        self._leases: dict[str, dict[str, float]] = {}  # rid -> expiry
+        self._leases: dict[str, _Leases] = {}
         self._budgets: dict[str, _Budget] = {}
 
     async def admit(
@@ -117,16 +157,15 @@ class MemoryLimitBackend:
             if isinstance(state, _Log):
                 state.add(rid, now, check.amount)
             elif isinstance(state, _Budget):
-                state.holds[rid] = (check.amount, now + lease)
-                state.reserved += check.amount
+                state.hold(rid, check.amount, now + lease)
             else:
-                state[rid] = now + lease
+                state.hold(rid, now + lease)
         return None
 
-    def _state(self, check: Check, now: float) -> _Log | _Budget | dict[str, float]:
-        if check.kind is LimitKind.CONCURRENCY:
+    def _state(self, check: Check, now: float) -> _Log | _Budget | _Leases:
+        if check.kind is CONCURRENCY:
             return self._lease_set(check, now)
-        if check.kind is LimitKind.BUDGET:
+        if check.kind is BUDGET:
             return self._budget(check, now)
         return self._log(check, now)
 
@@ -134,15 +173,13 @@ class MemoryLimitBackend:
         now = self._clock() if now is None else now
         for settlement in settlements:
             check, amount = settlement.check, settlement.amount
-            if check.kind is LimitKind.CONCURRENCY:
+            if check.kind is CONCURRENCY:
                 self._lease_set(check, now).pop(rid, None)
-            elif check.kind is LimitKind.BUDGET:
+            elif check.kind is BUDGET:
                 budget = self._budget(check, now)
-                held = budget.holds.pop(rid, None)
-                if held is not None:
-                    budget.reserved -= held[0]
+                budget.release(rid)
                 budget.spent += amount
-            elif check.kind is LimitKind.TPM:
+            elif check.kind is TPM:
                 self._settle_tokens(self._log(check, now), rid, amount, now)
 
     @staticmethod
@@ -160,9 +197,9 @@ class MemoryLimitBackend:
         now = self._clock() if now is None else now
         states = []
         for check in checks:
-            if check.kind is LimitKind.CONCURRENCY:
+            if check.kind is CONCURRENCY:
                 states.append(CheckState(check, len(self._lease_set(check, now))))
-            elif check.kind is LimitKind.BUDGET:
+            elif check.kind is BUDGET:
                 budget = self._budget(check, now)
                 states.append(CheckState(check, budget.spent, budget.reserved))
             else:
@@ -181,13 +218,11 @@ class MemoryLimitBackend:
         log.evict(now)
         return log
 
-    def _lease_set(self, check: Check, now: float) -> dict[str, float]:
+    def _lease_set(self, check: Check, now: float) -> _Leases:
         leases = self._leases.get(check.storage)
         if leases is None:
-            leases = self._leases[check.storage] = {}
-        for rid, expiry in list(leases.items()):
-            if expiry <= now:
-                del leases[rid]
+            leases = self._leases[check.storage] = _Leases()
+        leases.evict(now)
         return leases
 
     def _budget(self, check: Check, now: float) -> _Budget:

@@ -19,11 +19,14 @@ from orchestrator_server.state.cached import CachedResponse, UnreadableEntry
 from orchestrator_server.state.memory import BUDGET_KEEP, CONCURRENCY_HINT
 from orchestrator_server.state.redis_scripts import ADMIT, READ, SETTLE
 from orchestrator_server.state.types import (
+    BUDGET,
+    CONCURRENCY,
+    RPM,
+    TPM,
     WINDOW,
     Check,
     CheckState,
     Denial,
-    LimitKind,
     Settlement,
 )
 
@@ -31,10 +34,10 @@ WINDOW_MS = int(WINDOW * 1000)
 HINT_MS = int(CONCURRENCY_HINT * 1000)
 SETTLED_MS = 60_000  # a settled budget hold is remembered this long, against repeats
 _KIND = {
-    LimitKind.RPM: "rpm",
-    LimitKind.TPM: "tpm",
-    LimitKind.CONCURRENCY: "conc",
-    LimitKind.BUDGET: "budget",
+    RPM: "rpm",
+    TPM: "tpm",
+    CONCURRENCY: "conc",
+    BUDGET: "budget",
 }
 
 
@@ -90,9 +93,9 @@ class RedisLimitBackend:
 
     def _keys(self, check: Check) -> list[str]:
         name = self._prefix + check.storage
-        if check.kind is LimitKind.TPM:
+        if check.kind is TPM:
             return [name, name + ":v"]
-        if check.kind is LimitKind.BUDGET:
+        if check.kind is BUDGET:
             return [name, name + ":r"]
         return [name]
 

@@ -45,6 +45,16 @@ class LimitKind(enum.Enum):
     BUDGET = "BUDGET_EXCEEDED"
 
 
+# The members as plain names: each admission compares kinds several times, and an Enum
+# class attribute costs a descriptor call per lookup.
+RPM, TPM, CONCURRENCY, BUDGET = (
+    LimitKind.RPM,
+    LimitKind.TPM,
+    LimitKind.CONCURRENCY,
+    LimitKind.BUDGET,
+)
+
+
 class Rule(NamedTuple):
     """One limit of a quota, prepared when the quota is made: what, whose, up to what, and
     where it is stored (for a budget, the start of it: the period's name follows)."""

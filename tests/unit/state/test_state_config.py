@@ -50,6 +50,7 @@ def test_a_full_redis_section_parses() -> None:
         ("{url: 'http://redis:6379'}", "scheme"),
         ("{url: 'redis://'}", "needs a host"),
         ("{url: 'rediss://redis', tls: false}", "rediss:// means TLS"),
+        ("{url: 'unix:///run/redis.sock', tls: true}", "unix:// socket"),
         ("{url: 'redis://redis', timeout: 0}", "greater than 0"),
         ("{url: 'redis://redis', password_env: 'not a name'}", "pattern"),
     ],
