@@ -58,7 +58,8 @@ class Guard:
         """`call()`'s result, or BackendFailed within min(timeout, time_left) seconds."""
         limit = self.timeout if time_left is None else min(self.timeout, time_left)
         if limit <= 0:
-            self._failed(operation, "no time left before the caller's deadline")
+            # The caller's deadline has passed: not the backend's failure, so not counted.
+            raise BackendFailed(operation, "no time left before the caller's deadline")
         try:
             async with asyncio.timeout(limit):
                 if self._slots is None:

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Literal, TypeVar
 
 from orchestrator_server.domain.chat import ChatRequest, estimate_usage
+from orchestrator_server.domain.errors import DeadlineExceeded
 from orchestrator_server.state.backend import LimitBackend
 from orchestrator_server.state.errors import LimitExceeded, StateUnavailable
 from orchestrator_server.state.guard import BackendFailed, Guard
@@ -144,13 +145,15 @@ class Limiter:
         (nothing is taken then). `tokens` and `cost` are the call's estimates; an estimate
         above a whole limit is capped at it (the call then needs that window or period to
         itself). `time_left`: seconds to the caller's deadline; bounds the backend call and
-        the concurrency lease. Backend down: an unchecked Admission (on_error: open) or
-        StateUnavailable (closed)."""
+        the concurrency lease (DeadlineExceeded when none is left). Backend down: an
+        unchecked Admission (on_error: open) or StateUnavailable (closed)."""
         now = self._clock() if self._clock is not None else None
         wall = time.time() if now is None else now
         checks, uncharged = self._checks(quotas, tokens, cost, currency, wall)
         if not checks:
             return Admission(self, "", (), (), checked=True)
+        if time_left is not None and time_left <= 0:
+            raise DeadlineExceeded("the deadline passed before the call's limits were checked")
         rid = f"{self._rid_prefix}:{next(self._rids)}"
         lease = (NO_DEADLINE_LEASE if time_left is None else max(0.0, time_left)) + LEASE_GRACE
         try:

@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator_server.config.state import CacheConfig, RedisConfig
 from orchestrator_server.domain.chat import ChatMessage, ChatRequest, Completion, Role, Usage
+from orchestrator_server.domain.errors import DeadlineExceeded
 from orchestrator_server.state import (
     CachedResponse,
     Quota,
@@ -148,3 +149,12 @@ async def test_the_cache_misses_and_skips_while_redis_is_away(redis_srv: RedisSe
         assert await cache.get(key) == reply
     finally:
         await client.aclose()
+
+
+async def test_a_spent_deadline_is_not_a_backend_failure(redis_srv: RedisServer) -> None:
+    async with limiter_on("redis", None, redis_srv.url, on_error="closed") as limiter:
+        with pytest.raises(DeadlineExceeded):
+            await limiter.admit(QUOTA, time_left=0)
+        assert limiter.guard is not None
+        assert not limiter.guard.errors
+        assert not limiter.guard.failing
