@@ -10,6 +10,7 @@ from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds,
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.reload import ListingConfig, ReloadConfig
 from orchestrator_server.config.retrieval import RetrievalConfig
+from orchestrator_server.config.state import CacheConfig, StateConfig
 from orchestrator_server.config.telemetry import TelemetryConfig
 from orchestrator_server.config.validate_key import ValidateKeyConfig
 
@@ -128,6 +129,8 @@ class Config(Strict):
     validate_key: ValidateKeyConfig = Field(default_factory=ValidateKeyConfig)  # type: ignore[arg-type]
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)  # type: ignore[arg-type]
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    state: StateConfig = Field(default_factory=StateConfig)  # type: ignore[arg-type]
+    cache: CacheConfig = Field(default_factory=CacheConfig)  # type: ignore[arg-type]
 
     @field_validator("providers")
     @classmethod
