@@ -1,4 +1,5 @@
-"""Load from h2load (nghttp2-client), sending raw gRPC frames over h2c.
+"""Load from h2load (nghttp2-client), sending raw gRPC frames over h2c (or, for the HTTP
+peers of bench/peers.py, JSON over HTTP/1.1).
 
 h2load counts only HTTP status, and a gRPC error is HTTP 200 with a trailers-only reply (no
 body), so the caller checks `data_bytes` against the expected reply size.
@@ -11,17 +12,20 @@ import resource
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from loadspec import LoadResult, LoadSpec
 
 TOOL = "h2load"
+GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 _MAX_IN_FLIGHT_OPEN_LOOP = 64  # per connection, with --rps
 _REQUESTS = re.compile(
     r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
     r"(\d+) errored, (\d+) timeout"
 )
 _DATA = re.compile(r"traffic: .*\((\d+)\) data")
+_FINISHED = re.compile(r"finished in ([\d.]+)(ms|s),")
 
 
 class H2LoadError(RuntimeError):
@@ -32,8 +36,19 @@ def available() -> bool:
     return shutil.which(TOOL) is not None
 
 
-def command(spec: LoadSpec, address: str, body: Path, log: Path) -> list[str]:
-    if spec.rate is None:
+def command(
+    spec: LoadSpec,
+    address: str,
+    body: Path,
+    log: Path,
+    headers: Sequence[str] = GRPC_HEADERS,
+    h1: bool = False,
+) -> list[str]:
+    """h2c with gRPC headers by default; `h1`: HTTP/1.1, one call at a time per connection
+    (no pipelining), so `spec.connections` must equal the calls in flight."""
+    if h1:
+        per_connection = ["--h1", "-m", "1"]
+    elif spec.rate is None:
         per_connection = ["-m", str(max(1, spec.concurrency // spec.connections))]
     else:
         rps = max(1, spec.rate // spec.connections)
@@ -43,29 +58,37 @@ def command(spec: LoadSpec, address: str, body: Path, log: Path) -> list[str]:
         "-t1",
         f"-c{spec.connections}",
         *per_connection,
-        f"-D{round(spec.duration_s * 1000)}ms",
+        f"-D{round(spec.duration_s * 1000)}ms" if spec.calls is None else f"-n{spec.calls}",
         "-d",
         str(body),
-        "-H",
-        "content-type: application/grpc",
-        "-H",
-        "te: trailers",
+        *(option for header in headers for option in ("-H", header)),
         f"--log-file={log}",
         f"http://{address}{spec.rpc.path}",
     ]
 
 
-def run(spec: LoadSpec, address: str) -> LoadResult:
+def run(
+    spec: LoadSpec, address: str, headers: Sequence[str] = GRPC_HEADERS, h1: bool = False
+) -> LoadResult:
     if spec.rate is None and spec.concurrency % spec.connections:
         raise ValueError("concurrency must be a multiple of the number of connections")
+    if h1 and spec.connections != spec.concurrency:
+        raise ValueError("HTTP/1.1: one connection per call in flight")
     with tempfile.TemporaryDirectory(prefix="bench-h2load-") as tmp:
         body, log = Path(tmp, "body.bin"), Path(tmp, "requests.log")
         body.write_bytes(spec.rpc.body)
         before = _children_cpu()
-        out = _run_command(command(spec, address, body, log), timeout=spec.duration_s + 30)
+        cmd = command(spec, address, body, log, headers, h1)
+        out = _run_command(cmd, timeout=spec.duration_s + 30)
         cpu = _children_cpu() - before
         latencies = _read_log(log)
-    return _parse(out, spec.duration_s, latencies, cpu)
+    elapsed = spec.duration_s
+    if spec.calls is not None:  # a count, not a duration: as long as it took
+        finished = _FINISHED.search(out)
+        if finished is None:
+            raise H2LoadError(f"cannot parse h2load output:\n{out[-1000:]}")
+        elapsed = float(finished[1]) / (1000 if finished[2] == "ms" else 1)
+    return _parse(out, elapsed, latencies, cpu)
 
 
 def _run_command(cmd: list[str], *, timeout: float) -> str:
