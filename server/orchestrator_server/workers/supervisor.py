@@ -246,6 +246,10 @@ class Supervisor:
                 pass_fds=(theirs.fileno(),),
                 process_group=0,  # a terminal's Ctrl-C reaches the supervisor, which forwards it
             )
+        except OSError as exc:  # no process could be made (file descriptors, memory)
+            ours.close()
+            log.error("worker %d could not be started: %s", worker.index, exc)
+            return 1
         finally:
             theirs.close()
         worker.process, worker.pid = process, process.pid
@@ -323,7 +327,7 @@ class Supervisor:
     async def _drain(self, tasks: list[asyncio.Task[None]]) -> None:
         for worker in self._workers:
             worker.signal(signal.SIGTERM)
-        _, pending = await asyncio.wait(tasks, timeout=self.plan.grace_period + KILL_MARGIN_S)
+        done, pending = await asyncio.wait(tasks, timeout=self.plan.grace_period + KILL_MARGIN_S)
         if pending:
             for worker in self._workers:
                 if worker.process is not None and worker.process.returncode is None:
@@ -335,5 +339,10 @@ class Supervisor:
                     )
                     worker.signal(signal.SIGKILL)
             self._exit_code = self._exit_code or 1
-            await asyncio.wait(pending)
+            more, _ = await asyncio.wait(pending)
+            done |= more
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("keeping a worker failed", exc_info=task.exception())
+                self._exit_code = self._exit_code or 1
         log.info("stopped")
