@@ -20,6 +20,7 @@ floor's, from the same round. Figures are medians over the rounds, with their ra
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import secrets
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -91,13 +92,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each one")
+    parser.add_argument(
+        "--http-warmup",
+        type=float,
+        default=5.0,
+        help="HTTP targets: seconds of warm-up inside the measured run (a slow proxy's calls "
+        "at 64 in flight take seconds: the pipeline must be full when measuring starts)",
+    )
     parser.add_argument("--quiet-wait", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args(argv)
     if args.litellm is None or not args.litellm.exists():
         parser.error("--litellm: the proxy's executable (make bench-peers installs it)")
-    if not 1 <= args.rounds <= 9 or not 0 < args.duration <= 60 or not 0 <= args.warmup <= 10:
-        parser.error("bounds: 1 <= rounds <= 9, 0 < duration <= 60, 0 <= warmup <= 10")
+    if not 1 <= args.rounds <= 9 or not 0 < args.duration <= 60:
+        parser.error("bounds: 1 <= rounds <= 9, 0 < duration <= 60")
+    if not 0 <= args.warmup <= 10 or not 0 <= args.http_warmup <= 30:
+        parser.error("bounds: 0 <= warmup <= 10, 0 <= http warmup <= 30")
     return args
 
 
@@ -216,13 +226,51 @@ def check_http(address: str, key: str, calls: int = 20) -> verify.SizeRange:
 # -- measuring --------------------------------------------------------------------------------
 
 
-def load(target: Target, concurrency: int, duration: float, address: str, key: str) -> LoadResult:
+def load(
+    target: Target,
+    concurrency: int,
+    duration: float,
+    address: str,
+    key: str,
+    at_main_start: Callable[[], None],
+    warmup_s: float,
+) -> LoadResult:
+    """gRPC: a warm-up run, then the measured one (the byte count checks every reply).
+    HTTP: h2load's warm-up inside the measured run, so the calls in flight when measuring
+    starts are counted when they end: at 64 in flight a slow proxy's calls take seconds,
+    and a run starting empty would miss a large share of them."""
     if target.protocol == GRPC:
         spec = LoadSpec(workload.GENERATE, concurrency, connections_for(concurrency), duration)
+        if warmup_s > 0:
+            h2load_load.run(dataclasses.replace(spec, duration_s=warmup_s), address)
+        at_main_start()
         return h2load_load.run(spec, address)
     spec = LoadSpec(workload.HTTP_CHAT, concurrency, concurrency, duration)
     headers = ("content-type: application/json", f"authorization: Bearer {key}")
-    return h2load_load.run(spec, address, headers, h1=True)
+    protocol = h2load_load.Protocol(headers, h1=True)
+    return h2load_load.run(spec, address, protocol, warmup_s=warmup_s, at_main_start=at_main_start)
+
+
+@dataclass
+class Snapshot:
+    """CPU times at the start of the measured phase, made negative; `stop` adds the ends."""
+
+    server: servers.Server
+    upstream: servers.Server
+    cpu: float = 0.0
+    upstream_cpu: float = 0.0
+    busy: float = 0.0
+    window: float = 0.0
+
+    def start(self) -> None:
+        self.cpu, self.upstream_cpu = -self.server.cpu_seconds(), -self.upstream.cpu_seconds()
+        self.busy, self.window = -servers.machine_busy_seconds(), -time.perf_counter()
+
+    def stop(self) -> None:
+        self.window += time.perf_counter()
+        self.busy += servers.machine_busy_seconds()
+        self.cpu += self.server.cpu_seconds()
+        self.upstream_cpu += self.upstream.cpu_seconds()
 
 
 def measure(
@@ -237,18 +285,15 @@ def measure(
 ) -> Round:
     if args.quiet_wait > 0 and servers.wait_quiet(args.quiet_wait) >= args.quiet_wait:
         progress(f"machine still busy after {args.quiet_wait:g} s: measuring anyway")
-    concurrency = CONCURRENCY[scenario]
-    if args.warmup > 0:
-        load(target, concurrency, args.warmup, server.address, key)
+    # Counted from before any load (warm-up included): every call counted must have had its
+    # own upstream completion.
     counts_before = verify.upstream_counts(upstream.address)
     outcomes_before = verify.outcomes(server.address) if target.name == "gateway" else None
-    cpu, up_cpu = -server.cpu_seconds(), -upstream.cpu_seconds()
-    busy, window = -servers.machine_busy_seconds(), -time.perf_counter()
-    result = load(target, concurrency, args.duration, server.address, key)
-    window += time.perf_counter()
-    busy += servers.machine_busy_seconds()
-    cpu += server.cpu_seconds()
-    up_cpu += upstream.cpu_seconds()
+    snap = Snapshot(server, upstream)
+    concurrency = CONCURRENCY[scenario]
+    warmup = args.warmup if target.protocol == GRPC else args.http_warmup
+    result = load(target, concurrency, args.duration, server.address, key, snap.start, warmup)
+    snap.stop()
     counted = None
     if outcomes_before is not None:
         after = verify.outcomes(server.address)
@@ -259,6 +304,7 @@ def measure(
     if result.ok == 0:
         problems.append(f"no call finished within {args.duration:g} s")
     ok = max(result.ok, 1)
+    other = snap.busy - snap.cpu - snap.upstream_cpu - result.loadgen_cpu_s
     return Round(
         round=round_no,
         target=target.name,
@@ -266,10 +312,10 @@ def measure(
         calls_per_s=result.ok / result.elapsed_s,
         p50_ms=percentile(result.latencies_us, 50) / 1000,
         p99_ms=percentile(result.latencies_us, 99) / 1000,
-        server_cpu_us_per_call=cpu / ok * 1e6,
-        upstream_cpu_us_per_call=up_cpu / ok * 1e6,
-        loadgen_cpu_share=result.loadgen_cpu_s / window,
-        other_cpu_share=max(0.0, busy - cpu - up_cpu - result.loadgen_cpu_s) / window,
+        server_cpu_us_per_call=snap.cpu / ok * 1e6,
+        upstream_cpu_us_per_call=snap.upstream_cpu / ok * 1e6,
+        loadgen_cpu_share=result.loadgen_cpu_s / snap.window,
+        other_cpu_share=max(0.0, other) / snap.window,
         ok=result.ok,
         failed=result.failed,
         verified=not problems,
@@ -367,7 +413,8 @@ def markdown(info: dict[str, Any], summary: dict[str, dict[str, Any]], rounds: l
         "offline (LITELLM_OFFLINE_MODE, LITELLM_LOCAL_MODEL_COST_MAP), a master key, no database",
         f"- load generator: {info['tool']}",
         f"- {info['rounds']} rounds of {info['duration_s']:g} s per target and scenario after "
-        f"{info['warmup_s']:g} s of warm-up; targets alternate, their order reversed each round",
+        f"{info['warmup_s']:g} s of warm-up ({info['http_warmup_s']:g} s for the HTTP targets); "
+        "targets alternate, their order reversed each round",
         "",
         "All four call the same zero-latency OpenAI-style upstream (bench/upstream.py) over "
         "loopback. The gRPC targets get raw gRPC frames over h2c on min(N, 4) connections; the "
@@ -400,9 +447,14 @@ def markdown(info: dict[str, Any], summary: dict[str, dict[str, Any]], rounds: l
         "## Notes",
         "",
         "- Replies checked: real calls before and after the load must return the upstream's "
-        "text; under load h2load must see no failed call (HTTP errors included), the body bytes "
-        "must come to one reply per call, the gateway's GetMetrics must count no failure, and "
-        "the upstream's own counters must show one completion served per call.",
+        "text; under load h2load must see no failed call (HTTP errors included), for the gRPC "
+        "targets the body bytes must come to one reply per call (a gRPC error is an HTTP 200 "
+        "without one), the gateway's GetMetrics must count no failure, and the upstream's own "
+        "counters must show one completion served per call.",
+        "- Warm-up: the gRPC targets get a warm-up run before each measured one; the HTTP "
+        "targets get h2load's --warm-up-time inside it, so that calls in flight when measuring "
+        "starts count when they end (a slow proxy's calls at 64 in flight take seconds: a run "
+        "starting empty would miss a large share of them).",
         "- Server CPU is the target's process and the processes it started (/proc); the "
         "upstream's and the load generator's are measured apart (in the JSON).",
         f"- Other processes used up to {busiest:.2f} of a core during a measurement "
@@ -435,6 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
+        "http_warmup_s": args.http_warmup,
     }
     key = "sk-" + secrets.token_hex(32)  # LiteLLM's master key for this run only
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp, ExitStack() as stack:

@@ -310,6 +310,10 @@ def markdown(info: dict[str, Any], summary: list[dict[str, Any]]) -> str:
         "worker's share of calls shows how even the split was.",
         "- On 2 cores the load generator (and the upstream) take CPU the workers would use: "
         "the server's own CPU in cores shows what the workers got.",
+        "- Beside other jobs (other processes' CPU above about 0.1 of a core), two workers also "
+        "win a larger share of the CPU from those jobs than one process does (the scheduler "
+        "shares by thread), so a ratio taken under load overstates the scaling as much as the "
+        "noise hides it: read such a run as preliminary and rerun it on a quiet machine.",
         "",
     ]
     return "\n".join(lines)
