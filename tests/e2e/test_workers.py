@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from orchestrator.v1 import generate_pb2
 from tests.e2e.prometheus import scraping
@@ -63,6 +64,12 @@ async def _one_scrape_counts_every_call(supervisor: Supervisor) -> int:
 
     by_worker = await supervisor.calls_by_worker()
     assert set(by_worker) == {"0", "1"}, supervisor.log()
+    for _ in range(4):  # one answer, whichever worker a probe's connection reaches
+        async with supervisor.channel() as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=LIMIT
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
     assert sum(by_worker.values()) == calls
     scrape = await supervisor.scrape()
     assert scrape["orchestrator_workers"] == [({}, 2.0)]
