@@ -137,7 +137,9 @@ def memory_table(data: dict[str, Any]) -> list[str]:
             f"{r['final_change']:+.1%} (widest {r['widest_change']:.1%}; budget ±"
             f"{data['limit']:.0%}) |"
         )
-    return [*lines, "", f"Source: `bench/results/memory.json`, {data['meta']['date'][:10]}.", ""]
+    meta = data["meta"]
+    day, commit = meta["date"][:10], meta["gateway_revision"]
+    return [*lines, "", f"Source: `bench/results/memory.json`, {day}, commit {commit}.", ""]
 
 
 def render(results: Path) -> str:
