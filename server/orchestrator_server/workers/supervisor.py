@@ -4,8 +4,8 @@ worker again when one exits unasked (with backoff, saying why), forwards SIGTERM
 worker drains: health NOT_SERVING, no new calls, calls in flight get the grace period) and
 SIGHUP (each worker re-reads the file), and serves the one Prometheus scrape of them all.
 
-It never imports grpc or builds providers: workers are started with exec, not fork, so no
-gRPC or event-loop state is shared between processes.
+It builds no provider, router or gRPC server, and workers are started with exec, not fork, so
+no gRPC or event-loop state is shared between processes.
 """
 
 from __future__ import annotations
