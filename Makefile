@@ -14,7 +14,8 @@ ARGS ?=
 NODE_CLIENT_DEPS := clients/node/node_modules/.installed
 DEPLOY_TOOLS := $(VENV)/.deploy-tools
 
-.PHONY: install run test lint format proto check-proto bench bench-retrieve demo demo-index clean node-deps check-deploy
+.PHONY: install run test lint format proto check-proto bench bench-retrieve bench-peers bench-workers \
+	bench-memory demo demo-index clean node-deps check-deploy
 
 install: $(STAMP)
 
@@ -85,8 +86,33 @@ $(DEPLOY_TOOLS): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,deploy-check]'
 	touch $(DEPLOY_TOOLS)
 
+PEERS_VENV := bench/.peers-venv
+
 bench: install
 	$(PY) bench/run.py $(ARGS)
+	$(PY) bench/readme_table.py
+
+# The gateway, the LiteLLM proxy (pinned, in a venv of its own under bench/) and a floor for
+# each protocol, on one upstream in one run; about five minutes. bench/results/peers.md.
+bench-peers: install $(PEERS_VENV)/.installed
+	$(PY) bench/peers.py --litellm $(PEERS_VENV)/bin/litellm $(ARGS)
+	$(PY) bench/readme_table.py
+
+$(PEERS_VENV)/.installed: bench/peers-requirements.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/peers-requirements.txt
+	touch $@
+
+# serve --workers 2 against one process, Generate throughput (bench/results/workers.md).
+bench-workers: install
+	$(PY) bench/scaling.py $(ARGS)
+	$(PY) bench/readme_table.py
+
+# Resident memory over 100,000 calls after a warm-up (bench/results/memory.md).
+bench-memory: install
+	$(PY) bench/memory.py $(ARGS)
+	$(PY) bench/readme_table.py
 
 # Retrieve through gRPC (hashing and, when installed, MiniLM embedders) and a 1,000,000-vector
 # approximate index; about ten minutes. ARGS="--skip-large" leaves out the large index.

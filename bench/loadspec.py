@@ -11,13 +11,15 @@ from workload import Rpc
 @dataclass(frozen=True)
 class LoadSpec:
     """Closed loop (`rate` None): `concurrency` calls always in flight over `connections`.
-    Open loop: `rate` calls per second in total, at most `concurrency` in flight."""
+    Open loop: `rate` calls per second in total, at most `concurrency` in flight. With `calls`
+    (h2load, closed loop) the run ends after that many calls instead of after `duration_s`."""
 
     rpc: Rpc
     concurrency: int
     connections: int
     duration_s: float
     rate: int | None = None
+    calls: int | None = None
 
 
 @dataclass

@@ -205,7 +205,8 @@ def write_markdown(
         "",
         f"- date: {meta['date']}",
         f"- machine: {meta['nproc']} CPUs ({meta['cpu']}), Python {meta['python']}, "
-        f"grpcio {meta['grpcio']}",
+        f"grpcio {meta['grpcio']}; load average at start "
+        + ", ".join(f"{v:g}" for v in meta.get("load_average_at_start", [])),
         f"- gateway: commit {meta['gateway_revision']}",
         f"- load generator: {meta['tool']}",
         f"- runs: {meta['rounds']} round(s) of {meta['duration_s']:g} s per scenario and target "

@@ -19,10 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import os
-import platform
-import shlex
 import signal
 import subprocess
 import sys
@@ -45,6 +41,7 @@ import servers
 import verify
 import workload
 from loadspec import LoadResult, LoadSpec
+from meta import run_meta
 from scenarios import (
     Figures,
     Sample,
@@ -374,40 +371,17 @@ def aggregate(samples: list[Sample]) -> dict[str, dict[str, Figures]]:
     }
 
 
-def gateway_revision() -> str:
-    """The commit the gateway ran from, and whether server/ had uncommitted changes."""
-
-    def git(*words: str) -> str:
-        proc = subprocess.run(["git", *words], cwd=BENCH, capture_output=True, text=True)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "../server")
-    return f"{commit} + uncommitted changes in server/" if dirty else commit
-
-
 def machine_meta(
     args: argparse.Namespace, tool: str, argv: Sequence[str] | None, suite: Suite
 ) -> dict[str, Any]:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    words = list(sys.argv[1:] if argv is None else argv)
     meta = {
+        **run_meta("run.py", argv),
         "suite": suite.name,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
         "grpcio": grpc.__version__,
-        "gateway_revision": gateway_revision(),
         "tool": tool,
         "rounds": args.rounds,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
-        "command": shlex.join([".venv/bin/python", "bench/run.py", *words]),
     }
     if suite.name == UPSTREAM:
         meta["aiohttp"] = aiohttp.__version__

@@ -38,12 +38,46 @@ class Server:
     log: Path
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        """User + system CPU time so far of the server process (all its threads) and of the
+        processes it started (the workers of `serve --workers N`, a proxy's workers)."""
+        return sum(_cpu_seconds(pid) for pid in process_tree(self.process.pid))
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process and of the processes it started."""
+        return sum(_rss_bytes(pid) for pid in process_tree(self.process.pid))
 
     def log_tail(self, chars: int = 2000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its living descendants (from /proc/PID/task/TID/children)."""
+    tree, i = [pid], 0
+    while i < len(tree):
+        for task in Path(f"/proc/{tree[i]}/task").glob("*"):
+            with suppress(OSError):
+                tree += [int(child) for child in (task / "children").read_text().split()]
+        i += 1
+    return tree
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # exited meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def machine_busy_seconds() -> float:
@@ -87,11 +121,15 @@ def running(
     address: str,
     log: Path,
     ready: Callable[[Server], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Starts `command`, waits until it is ready (default: its gRPC health service says
-    SERVING), and stops it on exit, normal or not."""
+    """Starts `command` (with `env` as its whole environment, when given), waits until it is
+    ready (default: its gRPC health service says SERVING), and stops it on exit, normal or
+    not."""
     with log.open("wb") as out:
-        process = subprocess.Popen(_die_with_parent(command), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            _die_with_parent(command), stdout=out, stderr=subprocess.STDOUT, env=env
+        )
     server = Server(name, address, process, log)
     try:
         (ready or wait_ready)(server)
@@ -105,9 +143,9 @@ def http_get_json(url: str, timeout: float = 2.0) -> object:
         return json.loads(reply.read())
 
 
-def wait_http_ready(server: Server, path: str = "/stats") -> None:
-    """Ready when GET http://ADDRESS/path answers 200 (the upstream)."""
-    for _ in range(READY_TRIES):
+def wait_http_ready(server: Server, path: str = "/stats", tries: int = READY_TRIES) -> None:
+    """Ready when GET http://ADDRESS/path answers 200 with JSON (the upstream)."""
+    for _ in range(tries):
         if server.process.poll() is not None:
             raise ServerError(
                 f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}"
@@ -119,9 +157,7 @@ def wait_http_ready(server: Server, path: str = "/stats") -> None:
                 server.process.wait(timeout=READY_TRY_S)  # a pause that notices an exit
             continue
         return
-    raise ServerError(
-        f"{server.name} not answering after {READY_TRIES} tries:\n{server.log_tail()}"
-    )
+    raise ServerError(f"{server.name} not answering after {tries} tries:\n{server.log_tail()}")
 
 
 def wait_ready(server: Server) -> None:

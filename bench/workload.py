@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass
 
@@ -55,7 +56,7 @@ providers:
 
 @dataclass(frozen=True)
 class Rpc:
-    """One benchmarked method: its HTTP/2 path and the gRPC-framed request body."""
+    """One benchmarked method: its HTTP path and the request body (gRPC-framed, or JSON)."""
 
     name: str
     path: str
@@ -77,6 +78,15 @@ def stream_request() -> generate_pb2.GenerateStreamRequest:
 
 
 GENERATE = Rpc("Generate", GENERATE_PATH, grpc_frame(generate_request().SerializeToString()), False)
+# The same call to an OpenAI-compatible HTTP gateway (bench/peers.py): a JSON body, not framed.
+HTTP_CHAT = Rpc(
+    "chat.completions",
+    CHAT_PATH,
+    json.dumps(
+        {"model": UPSTREAM_MODEL, "messages": [{"role": "user", "content": PROMPT}]}
+    ).encode(),
+    False,
+)
 GENERATE_STREAM = Rpc(
     "GenerateStream", STREAM_PATH, grpc_frame(stream_request().SerializeToString()), True
 )

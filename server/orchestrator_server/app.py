@@ -35,6 +35,7 @@ from orchestrator_server.routing.types import HealthClass, RouteOptions
 from orchestrator_server.telemetry.setup import Telemetry, TelemetrySetupError
 from orchestrator_server.telemetry.tracing import TracingSetupError
 from orchestrator_server.validation.service import KeyValidationService
+from orchestrator_server.workers.role import WorkerRole
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,15 @@ class App:
         config_path: str | Path | None = None,
         telemetry: Telemetry | None = None,
         metrics_address: str | None = None,
+        reuse_port: bool = False,
     ) -> None:
         """`telemetry` replaces the one built from config (in-process usage hooks, a span
-        exporter); `metrics_address` overrides telemetry.metrics.address."""
+        exporter); `metrics_address` overrides telemetry.metrics.address; `reuse_port` lets
+        the workers of `serve --workers N` share the gRPC port (off otherwise, so a second
+        server on a port in use fails instead of silently sharing it)."""
         self.config = config
         self.address = address or config.server.address
+        self.reuse_port = reuse_port
         try:
             self.telemetry = telemetry or Telemetry(config, metrics_address=metrics_address)
             first = first_generation(config, providers, observer=self.telemetry.observer)
@@ -161,7 +166,7 @@ class App:
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(self.reuse_port)),
                 # Let clients keep idle connections alive through proxies without being
                 # punished with GOAWAY (too_many_pings) when they ping every 10 s or more.
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -198,10 +203,12 @@ class App:
         if port == 0:
             await telemetry.stop()
             raise StartupError(f"cannot listen on {self.address}{reason}")
-        await server.start()
-        self._server, self.port = server, port
+        # Before the port takes connections: with workers sharing it, a probe may reach this
+        # one the moment it listens.
         for name in ("", *services):
             await self.health.set(name, SERVING)
+        await server.start()
+        self._server, self.port = server, port
         if self._watcher is not None:
             self._watcher.start()
         return port
@@ -246,11 +253,24 @@ async def serve(
     address: str | None = None,
     config_path: str | Path | None = None,
     metrics_address: str | None = None,
+    worker: WorkerRole | None = None,
 ) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads
-    `config_path` and applies it without dropping calls in flight."""
+    `config_path` and applies it without dropping calls in flight. As one of the workers of
+    `serve --workers N` (`worker`), it shares the port, serves its metrics to the supervisor
+    and stops, gracefully too, should the supervisor disappear."""
+    if worker is not None:
+        metrics_address = worker.metrics_address(
+            config.telemetry.metrics.address if metrics_address is None else metrics_address
+        )
     # Raises StartupError for a missing key or a port in use.
-    app = App(config, address=address, config_path=config_path, metrics_address=metrics_address)
+    app = App(
+        config,
+        address=address,
+        config_path=config_path,
+        metrics_address=metrics_address,
+        reuse_port=worker is not None,
+    )
     await app.start()
     log.info(
         "orchestrator listening on %s (port %d); providers: %s; strategy: %s",
@@ -259,7 +279,7 @@ async def serve(
         ", ".join(p.spec.name for p in app.providers),
         app.router.strategy,
     )
-    if app.telemetry.metrics_address is not None:
+    if worker is None and app.telemetry.metrics_address is not None:
         log.info(
             "metrics on http://%s/metrics (port %d)",
             app.telemetry.metrics_address,
@@ -270,10 +290,14 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, app.reloader.reload_in_background, "SIGHUP")
+    if worker is not None:
+        await worker.serving(stop.set)
     await stop.wait()
     log.info(
         "shutting down: refusing new calls, in-flight calls get %.1f s",
         config.server.grace_period,
     )
     await app.stop()
+    if worker is not None:
+        worker.close()
     log.info("stopped")

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from orchestrator_client.cli import add_client_commands
@@ -54,6 +55,17 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
         help="HOST:PORT for Prometheus' GET /metrics, or 'off' (overrides telemetry.metrics)",
     )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="server processes sharing the port, under a supervisor; 'auto': one per core "
+        "(default 1: a single process, no supervisor)",
+    )
+    # Set by the supervisor for each worker it starts (workers/role.py).
+    for option in ("--worker-index", "--worker-count", "--worker-fd"):
+        serve.add_argument(option, type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-dir", help=argparse.SUPPRESS)
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("file")
@@ -78,6 +90,17 @@ def _metrics_address(value: str) -> str:
     raise argparse.ArgumentTypeError(f"{value!r} is neither HOST:PORT nor 'off'")
 
 
+def _workers(value: str) -> int:
+    from orchestrator_server.workers.cores import parse_workers
+
+    try:
+        return parse_workers(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a number of workers from 1 to 256, or 'auto'"
+        ) from None
+
+
 def _load(path: str | None) -> Config:
     return default_config() if path is None else load_config(path)
 
@@ -92,8 +115,19 @@ def _serve(args: argparse.Namespace) -> int:
         _print_config_error(exc)
         return 2
     configure_logging(
-        args.log_level or config.logging.level, json_format=config.logging.json_format
+        args.log_level or config.logging.level,
+        json_format=config.logging.json_format,
+        worker=args.worker_index,
     )
+    if args.worker_index is None and args.workers > 1:
+        return _supervise(args, config)
+    worker = None
+    if args.worker_index is not None:
+        from orchestrator_server.workers.role import WorkerRole
+
+        worker = WorkerRole(
+            args.worker_index, args.worker_count, Path(args.worker_dir), args.worker_fd
+        )
     try:
         _run(
             serve(
@@ -101,12 +135,45 @@ def _serve(args: argparse.Namespace) -> int:
                 address=args.address,
                 config_path=args.config,
                 metrics_address=args.metrics_address,
+                worker=worker,
             )
         )
     except StartupError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _supervise(args: argparse.Namespace, config: Config) -> int:
+    """`serve --workers N`: the supervisor (workers/supervisor.py) in this process, each
+    worker an `orchestrator serve` of its own with the same options."""
+    from orchestrator_server.workers.supervisor import Plan, Supervisor, WorkersError
+
+    metrics = args.metrics_address
+    if metrics is None:
+        metrics = config.telemetry.metrics.address
+    forwarded = []
+    for option, value in (
+        ("--config", args.config),
+        ("--metrics-address", args.metrics_address),
+        ("--log-level", args.log_level),
+    ):
+        if value is not None:
+            forwarded += [option, value]
+    plan = Plan(
+        count=args.workers,
+        address=args.address or config.server.address,
+        metrics_address=None if metrics in (None, "", "off") else metrics,
+        grace_period=config.server.grace_period,
+        worker_args=forwarded,
+        admin_enabled=config.reload.admin.enabled,
+    )
+    try:
+        # The supervisor starts processes and relays signals: the standard loop suits it.
+        return asyncio.run(Supervisor(plan).run())
+    except WorkersError as exc:
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 1
 
 
 def _check_config(args: argparse.Namespace) -> int:

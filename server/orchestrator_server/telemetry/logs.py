@@ -31,15 +31,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None:
+def configure_logging(
+    level: str = "INFO", *, json_format: bool = False, worker: int | None = None
+) -> None:
+    """`worker`: the index of a `serve --workers N` worker, shown on each of its lines (a
+    `worker` key in JSON), since the workers and the supervisor share one stderr."""
     handler = logging.StreamHandler(sys.stderr)
     if json_format:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        who = "" if worker is None else f"worker {worker} "
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s")
+        )
+    if worker is not None:
+        handler.addFilter(_WorkerTag(worker))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class _WorkerTag(logging.Filter):
+    def __init__(self, worker: int) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.worker
+        return True
 
 
 class AttemptLogger:

@@ -24,6 +24,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from orchestrator_server import __version__
+from orchestrator_server.listeners import start_site
 
 log = logging.getLogger(__name__)
 
@@ -81,21 +82,17 @@ class PrometheusEndpoint:
         return generate_latest(self.registry)
 
     async def start(self, address: str) -> int:
-        host, _, port = address.rpartition(":")
+        """`address` is HOST:PORT, or a worker's private `unix:PATH` (see listeners.py)."""
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host.strip("[]"), int(port))
         try:
-            await site.start()
+            self.port = await start_site(runner, address)
         except OSError:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or ()
-        self.port = sockets[0].getsockname()[1] if sockets else int(port)
         return self.port
 
     async def _metrics(self, request: web.Request) -> web.Response:
