@@ -80,6 +80,10 @@ class App:
         # Series of providers a reload removes disappear from the scrape.
         self.telemetry.retain_providers([p.spec.name for p in first.providers])
         self.reloader.hooks.append(self.telemetry.retain_providers)
+        self.telemetry.label_aliases(config.aliases)
+        self.reloader.hooks.append(
+            lambda _: self.telemetry.label_aliases(self.generations.current.config.aliases)
+        )
         self.telemetry.set_health_source(self._health)
         self.telemetry.set_reload_source(lambda: self.reloader.counts)
         self.health = HealthService()

@@ -3,6 +3,10 @@ the server interceptor reports, and the OpenTelemetry metric points they make at
 
 Series are kept per provider name, so `retain_providers` really removes a provider's series:
 call it with the configured names at start and after every reload.
+
+Label values come only from the configuration: a model a caller names (or a provider
+reports) that is neither one of the provider's configured models nor an alias target on it
+is counted as `other`, so invented model names cannot grow the scrape.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from orchestrator_server.telemetry.genai import genai_provider_name
 CUMULATIVE = AggregationTemporality.CUMULATIVE
 HEALTH_VALUE = {HealthClass.HEALTHY: 1.0, HealthClass.DEGRADED: 0.5, HealthClass.UNHEALTHY: 0.0}
 HealthSource = Callable[[], Iterable[tuple[str, HealthClass]]]
+OTHER = "other"  # the label value of every model the configuration does not name
 
 
 @dataclass(slots=True)
@@ -82,6 +87,8 @@ class GatewayMetrics:
     def __init__(self, health: HealthSource | None = None) -> None:
         self._providers: dict[str, _Provider] = {}
         self._retained: frozenset[str] | None = None
+        # Provider name -> models its alias targets name beyond its own configured ones.
+        self._alias_models: Mapping[str, frozenset[str]] = {}
         self._rpc_duration: dict[tuple[str, str], series.Histogram] = {}
         self._overhead: dict[str, series.Histogram] = {}
         self._dropped: dict[tuple[str, str], float] = {}
@@ -107,16 +114,17 @@ class GatewayMetrics:
             if retained is not None and spec.name not in retained:
                 return  # a call that outlived its provider's removal: no series comes back
             provider = self._providers[spec.name] = _Provider(spec)
-        model = provider.models.get(record.model)
+        requested = self._label(spec, record.model)
+        model = provider.models.get(requested)
         if model is None:
-            model = provider.models[record.model] = _Model()
+            model = provider.models[requested] = _Model()
         if record.outcome is AttemptOutcome.SUCCESS:
             status, error_type = "success", ""
         else:
             status = error_type = record.error_kind or "cancelled"
         model.requests.add(status)
         model.latency.observe(latency)
-        key = (record.response_model or record.model, error_type)
+        key = (self._label(spec, record.response_model or record.model), error_type)
         genai = model.genai.get(key)
         if genai is None:
             genai = model.genai[key] = _GenAi()
@@ -131,6 +139,11 @@ class GatewayMetrics:
                 model.cost.add(record.currency, record.cost)
         if record.time_to_first_token is not None:
             genai.ttft.observe(record.time_to_first_token)
+
+    def _label(self, spec: ProviderSpec, model: str) -> str:
+        if spec.serves(model) or model in self._alias_models.get(spec.name, ()):
+            return model
+        return OTHER
 
     # -- the server and the usage sinks -----------------------------------------------------
 
@@ -148,6 +161,17 @@ class GatewayMetrics:
     def usage_dropped(self, sink: str, reason: str, count: int) -> None:
         key = (sink, reason)
         self._dropped[key] = self._dropped.get(key, 0) + count
+
+    def label_aliases(self, aliases: Mapping[str, Iterable[str]]) -> None:
+        """The alias targets of the configuration now serving ("provider/model"): their
+        models count under their own name rather than as `other`."""
+        found: dict[str, set[str]] = {}
+        for targets in aliases.values():
+            for target in targets:
+                provider, _, model = target.partition("/")
+                if model:
+                    found.setdefault(provider, set()).add(model)
+        self._alias_models = {name: frozenset(models) for name, models in found.items()}
 
     def retain_providers(self, names: Collection[str]) -> None:
         """Drops every series of a provider not in `names`; later calls to such a provider

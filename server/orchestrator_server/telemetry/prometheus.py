@@ -1,9 +1,13 @@
 """The Prometheus endpoint: OpenTelemetry's Prometheus exporter behind `GET /metrics`, served
-by aiohttp on the server's own event loop (so a scrape reads the series without locks, and
-port 0 works in tests)."""
+by aiohttp on the server's own event loop (port 0 works in tests).
+
+A scrape takes its snapshot of the gateway's series on the loop (plain reads, no locks: the
+request path writes them there) and renders the text exposition in a worker thread, so a
+large scrape never stalls calls in flight."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -40,11 +44,14 @@ class _Reader(PrometheusMetricReader):
         super().__init__(registry=registry, scope_info_enabled=False)
         self._produce = produce
         self.resource = Resource.get_empty()
+        # Set for one render: the series as they were snapshotted on the event loop.
+        self.snapshot: Sequence[Metric] | None = None
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> None:
-        ours = ScopeMetrics(SCOPE, list(self._produce()), "")
+        snapshot = self.snapshot
+        ours = ScopeMetrics(SCOPE, list(self._produce() if snapshot is None else snapshot), "")
         resources = list(metrics_data.resource_metrics) if metrics_data is not None else []
         if resources:
             first = resources[0]
@@ -75,10 +82,23 @@ class PrometheusEndpoint:
             description="Seconds since the server started",
         )
         self._runner: web.AppRunner | None = None
+        self._rendering = asyncio.Lock()  # the reader keeps state between collect and render
+        self._produce = produce
         self.port = 0
 
     def render(self) -> bytes:
+        """The exposition text, read now (on the calling thread)."""
         return generate_latest(self.registry)
+
+    async def render_off_loop(self) -> bytes:
+        """The exposition text: the series snapshotted here, on the loop, and rendered in a
+        worker thread."""
+        async with self._rendering:
+            self._reader.snapshot = list(self._produce())
+            try:
+                return await asyncio.to_thread(generate_latest, self.registry)
+            finally:
+                self._reader.snapshot = None
 
     async def start(self, address: str) -> int:
         host, _, port = address.rpartition(":")
@@ -99,7 +119,7 @@ class PrometheusEndpoint:
         return self.port
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        body = self.render()
+        body = await self.render_off_loop()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def stop(self) -> None:

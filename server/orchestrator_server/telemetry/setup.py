@@ -142,6 +142,11 @@ class Telemetry:
         if self.metrics is not None:
             self.metrics.reloads = source
 
+    def label_aliases(self, aliases: Mapping[str, Sequence[str]]) -> None:
+        """Alias targets whose models may be metric label values (see GatewayMetrics)."""
+        if self.metrics is not None:
+            self.metrics.label_aliases(aliases)
+
     def retain_providers(self, names: Collection[str]) -> None:
         """Drops the metric series of every provider not in `names` (see GatewayMetrics)."""
         if self.metrics is not None:
