@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from orchestrator_server.config.auth import AuthConfig, TlsConfig
 from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds, Strict
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.reload import ListingConfig, ReloadConfig
@@ -91,6 +92,7 @@ class ServerConfig(Strict):
     )
     reflection: bool = True
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
+    tls: TlsConfig | None = Field(None, description="none: plaintext (loopback or behind a mesh)")
 
 
 class LoggingConfig(Strict):
@@ -115,6 +117,9 @@ class Config(Strict):
     validate_key: ValidateKeyConfig = Field(default_factory=ValidateKeyConfig)  # type: ignore[arg-type]
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)  # type: ignore[arg-type]
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    auth: AuthConfig | None = Field(
+        None, description="caller keys; none: every caller that reaches the port may call"
+    )
 
     @field_validator("providers")
     @classmethod

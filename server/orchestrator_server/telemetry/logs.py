@@ -54,7 +54,8 @@ def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None
 class AttemptLogger:
     """An AttemptObserver writing one record per provider call to the `orchestrator.attempts`
     logger: failures and cancellations at INFO, successes at DEBUG. The fields (request_id,
-    provider, model, outcome, error, latency_ms, tokens) become JSON keys with `logging.json`.
+    provider, model, outcome, error, latency_ms, tokens, key_id and tenant when known) become
+    JSON keys with `logging.json`.
     The prompt is included only with `logging.include_prompts`; keys never are."""
 
     def __init__(self, *, include_prompts: bool = False) -> None:
@@ -81,6 +82,11 @@ class AttemptLogger:
             "prompt_tokens": usage.prompt_tokens if usage else 0,
             "completion_tokens": usage.completion_tokens if usage else 0,
         }
+        meta = record.request.meta
+        if meta.key_id:
+            fields["key_id"] = meta.key_id
+        if meta.tenant:
+            fields["tenant"] = meta.tenant
         if self._include_prompts:
             fields["prompt"] = _last_user_message(record)
         error = f" ({record.error_kind})" if record.error_kind else ""

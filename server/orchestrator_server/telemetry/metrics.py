@@ -83,6 +83,15 @@ class _Provider:
         self.models: dict[str, _Model] = {}
 
 
+class _CallerUse:
+    __slots__ = ("cost", "requests", "tokens")
+
+    def __init__(self) -> None:
+        self.requests = series.Counts()  # by status
+        self.tokens = series.Counts()  # by type
+        self.cost = series.Counts()  # by currency
+
+
 class GatewayMetrics:
     def __init__(self, health: HealthSource | None = None) -> None:
         self._providers: dict[str, _Provider] = {}
@@ -96,6 +105,11 @@ class GatewayMetrics:
         self.health = health
         # Reload outcomes ("ok", "rejected") -> count, read at scrape time.
         self.reloads: Callable[[], Mapping[str, int]] | None = None
+        # Refused calls by reason, read at scrape time.
+        self.auth_failures: Callable[[], Mapping[str, int]] | None = None
+        # Authenticated callers' use: (key id, tenant) -> counts. Both come from the
+        # configuration's auth.keys, never from what a caller declares.
+        self._callers: dict[tuple[str, str], _CallerUse] = {}
 
     # -- the AttemptObserver side, on the request path: keep it cheap ------------------------
 
@@ -139,6 +153,18 @@ class GatewayMetrics:
                 model.cost.add(record.currency, record.cost)
         if record.time_to_first_token is not None:
             genai.ttft.observe(record.time_to_first_token)
+        caller = record.request.meta.caller
+        if caller.authenticated:
+            key = (caller.key_id, caller.tenant)
+            use = self._callers.get(key)
+            if use is None:
+                use = self._callers[key] = _CallerUse()
+            use.requests.add(status)
+            if usage is not None:
+                use.tokens.add("prompt", usage.prompt_tokens)
+                use.tokens.add("completion", usage.completion_tokens)
+                if record.cost:
+                    use.cost.add(record.currency, record.cost)
 
     def _label(self, spec: ProviderSpec, model: str) -> str:
         if spec.serves(model) or model in self._alias_models.get(spec.name, ()):
@@ -236,6 +262,7 @@ class GatewayMetrics:
             ),
             self._health(now),
             *self._server(now),
+            *self._caller_metrics(now),
         ]
         return [m for m in out if m.data.data_points]
 
@@ -290,6 +317,37 @@ class GatewayMetrics:
                 "Usage events not delivered (queue full or sink failing)",
                 "",
                 dropped,
+            ),
+        ]
+
+    def _caller_metrics(self, now: int) -> list[Metric]:
+        requests: list[NumberDataPoint] = []
+        tokens: list[NumberDataPoint] = []
+        cost: list[NumberDataPoint] = []
+        for (key_id, tenant), use in list(self._callers.items()):
+            labels = {"key_id": key_id, "tenant": tenant}
+            requests += use.requests.points("status", labels, now)
+            tokens += use.tokens.points("type", labels, now)
+            cost += use.cost.points("currency", labels, now)
+        refused = [
+            NumberDataPoint({"reason": reason}, self._dropped_since, now, count)
+            for reason, count in (self.auth_failures() if self.auth_failures else {}).items()
+        ]
+        return [
+            _sum(
+                "orchestrator_caller_requests_total",
+                "Provider calls made for each caller key, by outcome status",
+                "",
+                requests,
+            ),
+            _sum("orchestrator_caller_tokens_total", "Tokens by caller key and type", "", tokens),
+            _sum("orchestrator_caller_cost_total", "Cost by caller key, in `currency`", "", cost),
+            _sum(
+                "orchestrator_auth_failures_total",
+                "Calls refused: no, unknown or expired caller key, a model the key may not "
+                "use, a wrong admin token",
+                "",
+                refused,
             ),
         ]
 

@@ -142,6 +142,11 @@ class Telemetry:
         if self.metrics is not None:
             self.metrics.reloads = source
 
+    def set_auth_source(self, source: Callable[[], Mapping[str, int]]) -> None:
+        """Refused calls by reason (api_key_missing, model_not_allowed, ...)."""
+        if self.metrics is not None:
+            self.metrics.auth_failures = source
+
     def label_aliases(self, aliases: Mapping[str, Sequence[str]]) -> None:
         """Alias targets whose models may be metric label values (see GatewayMetrics)."""
         if self.metrics is not None:
