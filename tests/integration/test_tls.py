@@ -14,7 +14,7 @@ from orchestrator_client.errors import OrchestratorError
 from orchestrator_server.app import App, StartupError
 from orchestrator_server.config import Config
 from tests.certs import Certs, make_certs
-from tests.helpers import make_config, mock_provider, running
+from tests.helpers import caller_key, make_config, mock_provider, running
 
 REPLY = "hello over tls"
 
@@ -110,3 +110,23 @@ def test_unusable_certificates_stop_the_start(certs: Certs, broken: str) -> None
         certs.server_key.write_bytes(certs.read("client_key"))
     with pytest.raises(StartupError, match=r"server\.tls|cannot read"):
         App(tls_config(certs))
+
+
+async def test_langchain_over_mtls_with_a_caller_key(certs: Certs) -> None:
+    from orchestrator_client.langchain import ChatOrchestrator
+
+    key = "orch_langchain-caller-key-0123456789"
+    config = make_config(
+        mock_provider("a", reply=REPLY),
+        server={"address": "127.0.0.1:0", "tls": certs.tls(mutual=True)},
+        auth={"keys": [caller_key("lc", key)]},
+    )
+    async with running(config) as server:
+        llm = ChatOrchestrator(
+            target=server.target,
+            root_certificates=certs.read("ca"),
+            private_key=certs.read("client_key").decode(),
+            certificate_chain=certs.read("client_cert"),
+            auth_token=key,
+        )
+        assert (await llm.ainvoke("hi")).content == REPLY

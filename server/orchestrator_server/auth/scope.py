@@ -12,8 +12,9 @@ may reach. Refusals say what was refused (alias, provider or model): the status'
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 from orchestrator_server.domain.caller import Caller
 from orchestrator_server.domain.errors import (
@@ -26,27 +27,34 @@ from orchestrator_server.domain.errors import (
 Target = tuple[str, str]  # (provider name, model name)
 
 
+def _matcher(globs: Sequence[str]) -> Callable[[str], object]:
+    """One compiled regex for a set of fnmatch globs (case-sensitive)."""
+    if not globs:
+        return lambda _name: None
+    return re.compile("|".join(translate(g) for g in globs)).match
+
+
 class Scope:
-    __slots__ = ("_aliases", "_providers", "_targets", "everything")
+    """A key's patterns, compiled once (scope_of caches them per pattern tuple)."""
+
+    __slots__ = ("_alias", "_provider", "_target", "everything")
 
     def __init__(self, patterns: Sequence[str]) -> None:
         self.everything = "*" in patterns
-        self._aliases = tuple(p for p in patterns if "/" not in p)
-        self._targets = tuple(p for p in patterns if "/" in p)
-        self._providers = tuple(p.partition("/")[0] for p in self._targets)
+        targets = [p for p in patterns if "/" in p]
+        self._alias = _matcher([p for p in patterns if "/" not in p])
+        self._target = _matcher(targets)
+        self._provider = _matcher([p.partition("/")[0] for p in targets])
 
     def alias(self, name: str) -> bool:
-        return self.everything or any(fnmatchcase(name, p) for p in self._aliases)
+        return self.everything or self._alias(name) is not None
 
     def target(self, provider: str, model: str) -> bool:
-        if self.everything:
-            return True
-        name = f"{provider}/{model}"
-        return any(fnmatchcase(name, p) for p in self._targets)
+        return self.everything or self._target(f"{provider}/{model}") is not None
 
     def provider(self, name: str) -> bool:
         """Whether any pattern reaches a model of this provider."""
-        return self.everything or any(fnmatchcase(name, p) for p in self._providers)
+        return self.everything or self._provider(name) is not None
 
 
 @functools.lru_cache(maxsize=1024)
