@@ -4,6 +4,11 @@ the server interceptor reports, and the OpenTelemetry metric points they make at
 Series are kept per provider name, so `retain_providers` really removes a provider's series:
 call it with the configured names at start and after every reload.
 
+`collect` may run in a worker thread (the Prometheus endpoint renders there) while the loop
+records: it reads only copies made in one step under the GIL (`list(d.items())`), and
+`prepare()`, called on the loop first, reads the sources that are not plain dicts (the
+router's health, reload and refusal counts).
+
 Label values come only from the configuration: a model a caller names (or a provider
 reports) that is neither one of the provider's configured models nor an alias target on it
 is counted as `other`, so invented model names cannot grow the scrape.
@@ -107,6 +112,9 @@ class GatewayMetrics:
         self.reloads: Callable[[], Mapping[str, int]] | None = None
         # Refused calls by reason, read at scrape time.
         self.auth_failures: Callable[[], Mapping[str, int]] | None = None
+        # The loop-only sources as `prepare` read them, for the next collect.
+        self._sources: tuple[list[tuple[str, HealthClass]], dict[str, int], dict[str, int]] | None
+        self._sources = None
         # Authenticated callers' use: (key id, tenant) -> counts. Both come from the
         # configuration's auth.keys, never from what a caller declares.
         self._callers: dict[tuple[str, str], _CallerUse] = {}
@@ -209,7 +217,22 @@ class GatewayMetrics:
 
     # -- scrape time ----------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """On the event loop, before `collect` runs in another thread."""
+        self._sources = self._read_sources()
+
+    def _read_sources(
+        self,
+    ) -> tuple[list[tuple[str, HealthClass]], dict[str, int], dict[str, int]]:
+        return (
+            list(self.health()) if self.health is not None else [],
+            dict(self.reloads()) if self.reloads is not None else {},
+            dict(self.auth_failures()) if self.auth_failures is not None else {},
+        )
+
     def collect(self) -> list[Metric]:
+        sources, self._sources = self._sources, None
+        health, reloads, refused = sources if sources is not None else self._read_sources()
         now = time.time_ns()
         requests: list[NumberDataPoint] = []
         tokens: list[NumberDataPoint] = []
@@ -260,21 +283,19 @@ class GatewayMetrics:
                 "s",
                 ttft,
             ),
-            self._health(now),
-            *self._server(now),
-            *self._caller_metrics(now),
+            self._health(now, health),
+            *self._server(now, reloads),
+            *self._caller_metrics(now, refused),
         ]
         return [m for m in out if m.data.data_points]
 
-    def _health(self, now: int) -> Metric:
-        points = []
-        if self.health is not None:
-            retained = self._retained
-            points = [
-                NumberDataPoint({"provider": name}, now, now, HEALTH_VALUE[health])
-                for name, health in self.health()
-                if retained is None or name in retained
-            ]
+    def _health(self, now: int, health: list[tuple[str, HealthClass]]) -> Metric:
+        retained = self._retained
+        points = [
+            NumberDataPoint({"provider": name}, now, now, HEALTH_VALUE[state])
+            for name, state in health
+            if retained is None or name in retained
+        ]
         return Metric(
             "llm_provider_health",
             "1 healthy, 0.5 degraded, 0 unhealthy",
@@ -282,7 +303,7 @@ class GatewayMetrics:
             Gauge(points),
         )
 
-    def _server(self, now: int) -> list[Metric]:
+    def _server(self, now: int, reload_counts: Mapping[str, int]) -> list[Metric]:
         durations = [
             h.point(_rpc_attrs(method, code), now)
             for (method, code), h in list(self._rpc_duration.items())
@@ -296,7 +317,7 @@ class GatewayMetrics:
         ]
         reloads = [
             NumberDataPoint({"result": result}, self._dropped_since, now, count)
-            for result, count in (self.reloads() if self.reloads is not None else {}).items()
+            for result, count in reload_counts.items()
         ]
         return [
             _histogram("rpc.server.call.duration", "gRPC calls served", "s", durations),
@@ -320,7 +341,7 @@ class GatewayMetrics:
             ),
         ]
 
-    def _caller_metrics(self, now: int) -> list[Metric]:
+    def _caller_metrics(self, now: int, refusals: Mapping[str, int]) -> list[Metric]:
         requests: list[NumberDataPoint] = []
         tokens: list[NumberDataPoint] = []
         cost: list[NumberDataPoint] = []
@@ -331,7 +352,7 @@ class GatewayMetrics:
             cost += use.cost.points("currency", labels, now)
         refused = [
             NumberDataPoint({"reason": reason}, self._dropped_since, now, count)
-            for reason, count in (self.auth_failures() if self.auth_failures else {}).items()
+            for reason, count in refusals.items()
         ]
         return [
             _sum(

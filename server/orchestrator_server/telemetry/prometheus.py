@@ -1,9 +1,10 @@
 """The Prometheus endpoint: OpenTelemetry's Prometheus exporter behind `GET /metrics`, served
 by aiohttp on the server's own event loop (port 0 works in tests).
 
-A scrape takes its snapshot of the gateway's series on the loop (plain reads, no locks: the
-request path writes them there) and renders the text exposition in a worker thread, so a
-large scrape never stalls calls in flight."""
+A scrape is rendered in a worker thread, so a large one does not stall calls in flight:
+first, on the loop, `prepare` reads the sources that are safe to read only there (the
+router's health); then the thread reads the gateway's series (plain dicts the request path
+writes, copied atomically under the GIL, see telemetry/metrics.py) and renders the text."""
 
 from __future__ import annotations
 
@@ -44,14 +45,11 @@ class _Reader(PrometheusMetricReader):
         super().__init__(registry=registry, scope_info_enabled=False)
         self._produce = produce
         self.resource = Resource.get_empty()
-        # Set for one render: the series as they were snapshotted on the event loop.
-        self.snapshot: Sequence[Metric] | None = None
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> None:
-        snapshot = self.snapshot
-        ours = ScopeMetrics(SCOPE, list(self._produce() if snapshot is None else snapshot), "")
+        ours = ScopeMetrics(SCOPE, list(self._produce()), "")
         resources = list(metrics_data.resource_metrics) if metrics_data is not None else []
         if resources:
             first = resources[0]
@@ -66,7 +64,13 @@ class _Reader(PrometheusMetricReader):
 class PrometheusEndpoint:
     """`start(address)` serves GET /metrics; `stop()` closes it and the meter provider."""
 
-    def __init__(self, produce: Callable[[], Sequence[Metric]], resource: Resource) -> None:
+    def __init__(
+        self,
+        produce: Callable[[], Sequence[Metric]],
+        resource: Resource,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
+        """`produce` runs in the render thread; `prepare`, if given, on the loop before it."""
         self.registry = CollectorRegistry(auto_describe=False)
         self._reader = _Reader(produce, self.registry)
         self._reader.resource = resource
@@ -83,7 +87,7 @@ class PrometheusEndpoint:
         )
         self._runner: web.AppRunner | None = None
         self._rendering = asyncio.Lock()  # the reader keeps state between collect and render
-        self._produce = produce
+        self._prepare = prepare
         self.port = 0
 
     def render(self) -> bytes:
@@ -91,14 +95,11 @@ class PrometheusEndpoint:
         return generate_latest(self.registry)
 
     async def render_off_loop(self) -> bytes:
-        """The exposition text: the series snapshotted here, on the loop, and rendered in a
-        worker thread."""
+        """The exposition text, rendered in a worker thread (one render at a time)."""
         async with self._rendering:
-            self._reader.snapshot = list(self._produce())
-            try:
-                return await asyncio.to_thread(generate_latest, self.registry)
-            finally:
-                self._reader.snapshot = None
+            if self._prepare is not None:
+                self._prepare()
+            return await asyncio.to_thread(generate_latest, self.registry)
 
     async def start(self, address: str) -> int:
         host, _, port = address.rpartition(":")

@@ -84,7 +84,9 @@ class Telemetry:
         self.endpoint: PrometheusEndpoint | None = None
         if self.metrics_address is not None:
             self.metrics = GatewayMetrics()
-            self.endpoint = PrometheusEndpoint(self.metrics.collect, resource)
+            self.endpoint = PrometheusEndpoint(
+                self.metrics.collect, resource, prepare=self.metrics.prepare
+            )
         self.tracer_provider: TracerProvider | None = build_tracer_provider(
             settings.tracing, resource, span_exporter
         )
