@@ -25,6 +25,7 @@ def test_every_common_encoding_of_a_key_is_covered() -> None:
     assert base64.urlsafe_b64encode(key.encode()).decode().rstrip("=") in forms
     assert base64.b64encode(f":{key}".encode()).decode() in forms
     assert base64.b64encode(f"{key}:".encode()).decode() in forms
+    assert "k3y\\/with+odd=chars" in forms  # JSON's optional escape of a slash
 
 
 def test_a_basic_pair_in_base64_is_also_covered_decoded() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import threading
 import urllib.parse
@@ -30,11 +31,18 @@ _OPAQUE = re.compile(r"[A-Za-z0-9_\-+/]{32,}={0,2}")
 
 
 def encodings(secret: str) -> set[str]:
-    """`secret` and the forms it takes on the wire: percent-encoded (a query string), base64
-    of it and of it as either half of a Basic `user:password` pair, and, for a value that is
-    itself a Basic pair in base64 (GigaChat's authorization key), the decoded pair and its
-    password."""
-    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
+    """`secret` and the forms it takes on the wire: percent-encoded (a query string), escaped
+    inside a JSON string, base64 of it and of it as either half of a Basic `user:password`
+    pair, and, for a value that is itself a Basic pair in base64 (GigaChat's authorization
+    key), the decoded pair and its password."""
+    escaped = json.dumps(secret)[1:-1]
+    forms = {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+        escaped,
+        escaped.replace("/", "\\/"),
+    }
     for raw in (secret, f":{secret}", f"{secret}:"):
         data = raw.encode()
         for encoded in (base64.b64encode(data), base64.urlsafe_b64encode(data)):
