@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,25 @@ from orchestrator.v1 import common_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.app import App
 from orchestrator_server.config import Config
 from orchestrator_server.providers.mock import MockProvider
+
+# AdminService is served only with a token: tests that use it configure this one
+# (`reload=ADMIN`) and call it through `Running.admin_channel`, which sends it.
+ADMIN_TOKEN_ENV = "ORCH_TEST_ADMIN_TOKEN"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+os.environ.setdefault(ADMIN_TOKEN_ENV, ADMIN_TOKEN)
+ADMIN: dict[str, Any] = {"admin": {"token_env": ADMIN_TOKEN_ENV}}
+
+
+def caller_key(
+    key_id: str, key: str, models: tuple[str, ...] = ("*",), *, tenant: str = "team", **fields: Any
+) -> dict[str, Any]:
+    """An `auth.keys` entry admitting `key` (by its SHA-256, as `orchestrator keys new` makes)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return {"id": key_id, "tenant": tenant, "key_sha256": digest, "models": list(models), **fields}
+
+
+def bearer(key: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {key}"),)
 
 
 def mock_provider(name: str, model: str = "mock-model", **mock: Any) -> dict[str, Any]:
@@ -34,15 +54,50 @@ def make_config(*providers: dict[str, Any], **sections: Any) -> Config:
     return Config.model_validate(data)
 
 
+class SendMetadata(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds fixed metadata (a key, a token) to every unary call of a channel."""
+
+    def __init__(self, *pairs: tuple[str, str]) -> None:
+        self._pairs = pairs
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        metadata = [*(details.metadata or ()), *self._pairs]
+        return await continuation(
+            grpc.aio.ClientCallDetails(
+                details.method,
+                details.timeout,
+                grpc.aio.Metadata(*metadata),
+                details.credentials,
+                details.wait_for_ready,
+            ),
+            request,
+        )
+
+
 @dataclass
 class Running:
     app: App
     channel: grpc.aio.Channel
     stub: orchestrator_service_pb2_grpc.OrchestratorServiceStub
+    _extra: list[grpc.aio.Channel] = field(default_factory=list)
 
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.app.port}"
+
+    @property
+    def admin_channel(self) -> grpc.aio.Channel:
+        """A channel whose calls carry the test admin token."""
+        channel = grpc.aio.insecure_channel(
+            self.target, interceptors=[SendMetadata(("authorization", f"Bearer {ADMIN_TOKEN}"))]
+        )
+        self._extra.append(channel)
+        return channel
 
     def mock(self, name: str) -> MockProvider:
         provider = next(p for p in self.app.providers if p.spec.name == name)
@@ -56,10 +111,13 @@ async def running(config: Config, **app_options: Any) -> AsyncIterator[Running]:
     app = App(config, **app_options)
     await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+    server = Running(app, channel, orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel))
     try:
-        yield Running(app, channel, orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel))
+        yield server
     finally:
         await channel.close()
+        for extra in server._extra:
+            await extra.close()
         await app.stop(grace=0)
 
 

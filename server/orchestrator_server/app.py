@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import time
 from collections.abc import Sequence
@@ -17,9 +16,14 @@ from grpc_reflection.v1alpha import reflection
 from orchestrator.v1 import admin_pb2_grpc, orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.api.admin import SERVICE_NAME as ADMIN_SERVICE_NAME
 from orchestrator_server.api.admin import AdminServicer
+from orchestrator_server.api.auth import AuthInterceptor
 from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.api.telemetry import TelemetryInterceptor
+from orchestrator_server.api.tls import ServerTls, TlsSetupError, is_loopback
+from orchestrator_server.auth.admin import AdminToken, AdminTokenError
+from orchestrator_server.auth.failures import AuthFailures
+from orchestrator_server.auth.keys import KeySetupError
 from orchestrator_server.config.models import Config
 from orchestrator_server.domain.embeddings import EmbeddingRequest
 from orchestrator_server.providers.base import Provider
@@ -76,7 +80,16 @@ class App:
         try:
             self.telemetry = telemetry or Telemetry(config, metrics_address=metrics_address)
             first = first_generation(config, providers, observer=self.telemetry.observer)
-        except (ProviderSetupError, TelemetrySetupError, TracingSetupError) as exc:
+            self.admin_token = _admin_token(config)
+            self.tls = None if config.server.tls is None else ServerTls(config.server.tls)
+        except (
+            ProviderSetupError,
+            KeySetupError,
+            AdminTokenError,
+            TlsSetupError,
+            TelemetrySetupError,
+            TracingSetupError,
+        ) as exc:
             raise StartupError(str(exc)) from None
         self.generations = Generations(first)
         path = None if config_path is None else Path(config_path)
@@ -84,14 +97,21 @@ class App:
         self.catalog = ModelCatalog()
         self.key_validation = KeyValidationService(config.validate_key, config.providers)
         self.reloader.hooks.append(self._reconfigure_key_validation)
+        self.auth_failures = AuthFailures()
+        self.telemetry.set_auth_source(self.auth_failures.counts)
+        if self.tls is not None:
+            tls = self.tls
+            self.reloader.hooks.append(lambda _: tls.reload())
         # Series of providers a reload removes disappear from the scrape.
         self.telemetry.retain_providers([p.spec.name for p in first.providers])
         self.reloader.hooks.append(self.telemetry.retain_providers)
+        self.telemetry.label_aliases(config.aliases)
+        self.reloader.hooks.append(
+            lambda _: self.telemetry.label_aliases(self.generations.current.config.aliases)
+        )
         self.telemetry.set_health_source(self._health)
         self.telemetry.set_reload_source(lambda: self.reloader.counts)
         self.health = HealthService()
-        admin = config.reload.admin
-        self._admin_token = _admin_token(admin.token_env) if admin.enabled else None
         self._watcher: ConfigWatcher | None = None
         if config.reload.watch:
             if path is None:
@@ -122,7 +142,9 @@ class App:
         return self.reloader.hooks
 
     def _reconfigure_key_validation(self, _names: Sequence[str]) -> None:
-        config = self.generations.current.config
+        # The file's configuration, not a runtime one: a provider applied through
+        # AdminService does not widen where ValidateKey may send callers' keys.
+        config = self.reloader.file_config
         self.key_validation.reconfigure(config.validate_key, config.providers)
 
     def _health(self) -> list[tuple[str, HealthClass]]:
@@ -161,6 +183,11 @@ class App:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if telemetry.metrics is not None or telemetry.server_spans is not None:
             interceptors.append(TelemetryInterceptor(telemetry.metrics, telemetry.server_spans))
+        # After telemetry, so refused calls are timed and counted like any other.
+        generations = self.generations
+        interceptors.append(
+            AuthInterceptor(lambda: generations.current.keys, self.admin_token, self.auth_failures)
+        )
         server = grpc.aio.server(
             interceptors=interceptors,
             options=[
@@ -181,13 +208,14 @@ class App:
                 self.catalog,
                 key_validation=self.key_validation,
                 collections=self.collections,
+                auth_failures=self.auth_failures,
             ),
             server,
         )
         services = [SERVICE_NAME]
-        if self.config.reload.admin.enabled:
+        if self.admin_token is not None:
             admin_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
-                AdminServicer(self.reloader, token=self._admin_token), server
+                AdminServicer(self.reloader), server
             )
             services.append(ADMIN_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -195,7 +223,10 @@ class App:
             names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
             reflection.enable_server_reflection(names, server)
         try:
-            port = server.add_insecure_port(self.address)
+            if self.tls is None:
+                port = server.add_insecure_port(self.address)
+            else:
+                port = server.add_secure_port(self.address, self.tls.credentials())
         except RuntimeError as exc:
             port, reason = 0, f": {exc}"
         else:
@@ -238,13 +269,51 @@ class App:
             await self._server.wait_for_termination()
 
 
-def _admin_token(env: str | None) -> str | None:
-    if env is None:
+def _admin_token(config: Config) -> AdminToken | None:
+    """AdminService is served only with a token: without one, anyone who reaches the port
+    could reconfigure the server."""
+    admin = config.reload.admin
+    if not admin.enabled or admin.token_env is None:
         return None
-    token = os.environ.get(env, "")
-    if not token:
-        raise StartupError(f"reload.admin.token_env: environment variable {env} is not set")
-    return token
+    return AdminToken.from_env(admin.token_env)
+
+
+def security_summary(app: App) -> list[tuple[int, str]]:
+    """What a start-up log says about who can reach what: (level, line)."""
+    config = app.config
+    exposed = not is_loopback(app.address)
+    lines: list[tuple[int, str]] = []
+    if app.tls is None:
+        transport = "plaintext"
+        if exposed:
+            lines.append(
+                (
+                    logging.WARNING,
+                    f"listening in plaintext on {app.address}, beyond this machine: set "
+                    "server.tls, or keep the port inside a mesh that does mTLS "
+                    "(docs/security.md)",
+                )
+            )
+    else:
+        transport = "mTLS" if app.tls.mutual else "TLS"
+    keys = app.generations.current.keys
+    if keys is None:
+        callers = "open to every caller (no auth section)"
+        if exposed:
+            lines.append(
+                (
+                    logging.WARNING,
+                    "no caller keys (no auth section): anyone who reaches the port can spend "
+                    "the provider keys",
+                )
+            )
+    else:
+        callers = f"{len(keys)} caller key(s)"
+    admin = "AdminService on (admin token)" if app.admin_token else "AdminService off"
+    if config.reload.admin.enabled and app.admin_token is None:
+        admin += " (set reload.admin.token_env to serve it)"
+    lines.insert(0, (logging.INFO, f"security: {transport}; {callers}; {admin}"))
+    return lines
 
 
 async def serve(
@@ -272,6 +341,8 @@ async def serve(
         reuse_port=worker is not None,
     )
     await app.start()
+    for level, line in security_summary(app):
+        log.log(level, "%s", line)
     log.info(
         "orchestrator listening on %s (port %d); providers: %s; strategy: %s",
         app.address,

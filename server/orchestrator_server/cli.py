@@ -1,11 +1,13 @@
-"""`orchestrator serve | check-config | check-providers | health-check`, plus the client
-commands (`generate | embed | metrics | models | validate-key | retrieve`, from
+"""`orchestrator serve | check-config | check-providers | health-check | keys new`, plus the
+client commands (`generate | embed | metrics | models | validate-key | retrieve`, from
 orchestrator_client.cli)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import json
 import os
 import re
 import sys
@@ -13,7 +15,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator_client.cli import add_client_commands
+import yaml
+
+from orchestrator_client.cli import UsageError, add_client_commands, add_tls_arguments, tls_files
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
 from orchestrator_server.config.telemetry import ADDRESS_PATTERN
@@ -33,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": _check_config,
         "check-providers": _check_providers,
         "health-check": _health_check,
+        "keys": _keys,
         **client_commands,
         "index": run_index,
     }
@@ -80,6 +85,24 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
     probe.add_argument("--service", default="", help="service name ('' for the whole server)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
+    add_tls_arguments(probe)
+
+    keys = sub.add_parser("keys", help="caller keys for the auth section")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    new = keys_sub.add_parser(
+        "new", help="print a fresh caller key and the auth.keys entry that admits it"
+    )
+    new.add_argument("--id", help="the key's id (default: key-<random>)")
+    new.add_argument("--tenant", default="default", help="who its usage is attributed to")
+    new.add_argument(
+        "--models",
+        nargs="+",
+        default=["*"],
+        metavar="PATTERN",
+        help='what it may use: "*", "provider/*", "provider/model", an alias (default *)',
+    )
+    new.add_argument("--expires-at", help="ISO date or time (UTC unless it says), e.g. 2027-01-31")
+    new.add_argument("--json", action="store_true", help="print {key, entry} as JSON")
     add_index_parser(sub)
     return parser, add_client_commands(sub)
 
@@ -230,7 +253,18 @@ def _health_check(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(args.address) as channel:
+    try:
+        roots, key, chain = tls_files(args)
+    except UsageError as exc:
+        print(f"orchestrator health-check: {exc}", file=sys.stderr)
+        return 2
+    options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
+    if args.tls or roots or chain:
+        credentials = grpc.ssl_channel_credentials(roots, key, chain)
+        channel = grpc.secure_channel(args.address, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(args.address)
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(
@@ -242,6 +276,35 @@ def _health_check(args: argparse.Namespace) -> int:
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     print(status)
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from orchestrator_server.auth.newkey import key_entry, new_key
+
+    expires = None
+    if args.expires_at:
+        try:
+            expires = datetime.datetime.fromisoformat(args.expires_at.replace("Z", "+00:00"))
+        except ValueError:
+            print(
+                f"orchestrator keys new: --expires-at {args.expires_at!r} is not ISO 8601",
+                file=sys.stderr,
+            )
+            return 2
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=datetime.UTC)
+    key = new_key()
+    entry = key_entry(
+        key, key_id=args.id, tenant=args.tenant, models=args.models, expires_at=expires
+    )
+    if args.json:
+        print(json.dumps({"key": key, "entry": entry}))
+        return 0
+    print("# The key: give it to the caller (it is not stored; only its hash goes in the config)")
+    print(key)
+    print("# The entry: add it under auth.keys")
+    print(yaml.safe_dump([entry], sort_keys=False), end="")
+    return 0
 
 
 def _print_config_error(exc: ConfigError) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
@@ -24,9 +24,12 @@ async def server() -> AsyncIterator[Running]:
         yield running_server
 
 
-async def grpcurl(server: Running, *args: str, data: str | None = None) -> tuple[int, str]:
+async def grpcurl(
+    server: Running, *args: str, data: str | None = None, flags: Sequence[str] = ("-plaintext",)
+) -> tuple[int, str]:
+    """`flags` replace -plaintext: -cacert, -cert, -key, -H for TLS and keys."""
     binary = require_tool("grpcurl")
-    argv = [binary, "-plaintext", "-max-time", "20"]
+    argv = [binary, *flags, "-max-time", "20"]
     if data is not None:
         argv += ["-d", data]
     process = await asyncio.create_subprocess_exec(

@@ -32,7 +32,8 @@ class Behaviour:
     mode: "ok" | "error" (answer `status` with `error_body`) | "malformed" (200 with a body
     that is not the provider's JSON) | "cut" (stream `cut_after` chunks, then drop the
     connection) | "stream_error" (stream `cut_after` chunks, then an in-stream error frame)
-    | "hang" (never answer)."""
+    | "hang" (never answer) | "redirect" (answer `status`, a 3xx, with a Location header of
+    `location` plus the request's path and query, on every route)."""
 
     mode: str = "ok"
     text: str = "Hello from the emulator"
@@ -49,6 +50,7 @@ class Behaviour:
     # The model "calls tools" instead of answering: each {"name": ..., "arguments": {...}}
     # (arguments may also be a string, sent as it is, e.g. invalid JSON).
     tool_calls: list[dict[str, Any]] | None = None
+    location: str = ""  # "redirect": where to send the client (scheme://host:port)
 
     def chunks(self) -> list[str]:
         words = self.text.split(" ")
@@ -72,7 +74,7 @@ class Emulator:
         raise NotImplementedError
 
     async def start(self, *, tls: ssl.SSLContext | None = None) -> str:
-        app = web.Application()
+        app = web.Application(middlewares=[self._redirects])
         app.add_routes(self.routes())
         self._runner = web.AppRunner(app, handler_cancellation=True)
         await self._runner.setup()
@@ -92,6 +94,18 @@ class Emulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    @web.middleware
+    async def _redirects(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.behaviour.mode != "redirect":
+            response: web.StreamResponse = await handler(request)
+            return response
+        behaviour = await self.record(request)
+        return web.Response(
+            status=behaviour.status,
+            headers={"Location": behaviour.location + request.path_qs},
+            text="moved",
+        )
 
     def set(self, **changes: Any) -> None:
         self.behaviour = Behaviour(**changes)

@@ -22,7 +22,18 @@ from orchestrator.v1 import (
 )
 from orchestrator_server.api.errors import STATUS_TABLE
 from orchestrator_server.config import Config
-from tests.helpers import Running, detail, error_reason, make_config, mock_provider, running, trail
+from tests.helpers import (
+    ADMIN,
+    Running,
+    bearer,
+    caller_key,
+    detail,
+    error_reason,
+    make_config,
+    mock_provider,
+    running,
+    trail,
+)
 
 PROMPT = generate_pb2.GenerateRequest(prompt="hello")
 
@@ -38,7 +49,16 @@ class Row:
 
 
 def _admin(server: Running) -> admin_pb2_grpc.AdminServiceStub:
-    return admin_pb2_grpc.AdminServiceStub(server.channel)
+    return admin_pb2_grpc.AdminServiceStub(server.admin_channel)
+
+
+KEY = "caller-key-for-the-error-table"
+AUTH = {"keys": [caller_key("limited", KEY, ("a/*",))]}
+EXPIRED = {"keys": [caller_key("old", KEY, expires_at="2020-01-01T00:00:00Z")]}
+
+
+def _as_caller(request: generate_pb2.GenerateRequest, key: str = KEY) -> Callable[[Running], Any]:
+    return lambda s: s.stub.Generate(request, metadata=bearer(key))
 
 
 def _generate(request: generate_pb2.GenerateRequest = PROMPT) -> Callable[[Running], Any]:
@@ -125,27 +145,81 @@ ROWS = [
     ),
     Row(
         "ConfigRejected",
-        make_config(mock_provider("a")),
+        make_config(mock_provider("a"), reload=ADMIN),
         lambda s: _admin(s).ApplyConfig(admin_pb2.ApplyConfigRequest(config_yaml="providers: []")),
         grpc.StatusCode.INVALID_ARGUMENT,
         "CONFIG_REJECTED",
     ),
     Row(
         "ConfigFileRejected",
-        make_config(mock_provider("a")),  # started without a file: nothing to re-read
+        make_config(mock_provider("a"), reload=ADMIN),  # started without a file: none to re-read
         lambda s: _admin(s).ReloadConfig(admin_pb2.ReloadConfigRequest()),
         grpc.StatusCode.FAILED_PRECONDITION,
         "CONFIG_FILE_REJECTED",
     ),
     Row(
+        "ConfigNotPermitted",
+        make_config(mock_provider("a"), reload=ADMIN),
+        lambda s: _admin(s).ApplyConfig(
+            admin_pb2.ApplyConfigRequest(
+                config_yaml="providers: [{name: x, kind: openai, model: m, api_key_env: HOME}]"
+            )
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "CONFIG_NOT_PERMITTED",
+    ),
+    Row(
         "Unauthenticated",
-        make_config(mock_provider("a"), reload={"admin": {"token_env": "ORCH_TEST_ADMIN_TOKEN"}}),
-        lambda s: _admin(s).ReloadConfig(
-            admin_pb2.ReloadConfigRequest(), metadata=[("authorization", "Bearer wrong")]
+        make_config(mock_provider("a"), reload=ADMIN),
+        lambda s: admin_pb2_grpc.AdminServiceStub(s.channel).ReloadConfig(
+            admin_pb2.ReloadConfigRequest(), metadata=bearer("wrong")
         ),
         grpc.StatusCode.UNAUTHENTICATED,
         "UNAUTHENTICATED",
-        env={"ORCH_TEST_ADMIN_TOKEN": "right-token"},
+    ),
+    Row(
+        "ApiKeyMissing",
+        make_config(mock_provider("a"), auth=AUTH),
+        _generate(),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "API_KEY_MISSING",
+    ),
+    Row(
+        "ApiKeyInvalid",
+        make_config(mock_provider("a"), auth=AUTH),
+        _as_caller(PROMPT, "not-a-key-of-this-gateway"),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "API_KEY_INVALID",
+    ),
+    Row(
+        "ApiKeyExpired",
+        make_config(mock_provider("a"), auth=EXPIRED),
+        _as_caller(PROMPT),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "API_KEY_EXPIRED",
+    ),
+    Row(
+        "ModelNotAllowed",
+        make_config(mock_provider("a"), mock_provider("b"), auth=AUTH),
+        _as_caller(generate_pb2.GenerateRequest(prompt="x")),  # every default: b's too
+        grpc.StatusCode.PERMISSION_DENIED,
+        "MODEL_NOT_ALLOWED",
+    ),
+    Row(
+        "AliasNotAllowed",
+        make_config(
+            mock_provider("a"), mock_provider("b"), aliases={"both": ["a", "b"]}, auth=AUTH
+        ),
+        _as_caller(generate_pb2.GenerateRequest(prompt="x", model="both")),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "ALIAS_NOT_ALLOWED",
+    ),
+    Row(
+        "ProviderNotAllowed",
+        make_config(mock_provider("a"), mock_provider("b"), auth=AUTH),
+        _as_caller(generate_pb2.GenerateRequest(prompt="x", provider="b")),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PROVIDER_NOT_ALLOWED",
     ),
     Row(
         "GatewayRateLimited",

@@ -91,3 +91,29 @@ def test_dockerfile_health_check_uses_the_grpc_health_service() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"HEALTHCHECK .*\n\s+CMD \[\"orchestrator\", \"health-check\"", dockerfile)
     assert "EXPOSE 50051" in dockerfile
+
+
+def test_the_deployed_config_keeps_admin_closed_and_every_secret_in_the_secret() -> None:
+    config = parse_config(manifest("configmap.yaml")["data"]["config.yaml"], "configmap")
+    assert config.reload.admin.token_env is None  # AdminService is not served
+    assert config.auth is not None  # callers need keys
+    secret = manifest("secret.example.yaml")
+    names = set(secret["stringData"])
+    variables = {k.key_env for k in config.auth.keys} | {
+        env for p in config.providers if (env := getattr(p, "api_key_env", None))
+    }
+    assert variables <= names
+    assert all(k.key_sha256 is None for k in config.auth.keys)  # keys from the Secret
+    env_from = container()["envFrom"]
+    assert {"secretRef": {"name": secret["metadata"]["name"]}} in env_from
+
+
+def test_the_example_secret_cannot_be_used_as_a_caller_key() -> None:
+    from orchestrator_server.auth.keys import MIN_KEY_CHARS
+
+    config = parse_config(manifest("configmap.yaml")["data"]["config.yaml"], "configmap")
+    assert config.auth is not None
+    values = manifest("secret.example.yaml")["stringData"]
+    for key in config.auth.keys:
+        assert key.key_env is not None
+        assert len(values[key.key_env]) < MIN_KEY_CHARS

@@ -36,13 +36,18 @@ function loadService(protoRoot = PROTO_ROOT) {
 
 class OrchestratorClient {
   // address: "host:port"; options: { credentials, deadlineMs (default 60000), metadata: {k: v},
-  // protoRoot, channelOptions }.
+  // protoRoot, channelOptions }, and for a gateway with TLS and caller keys: { tls: true
+  // (system roots), ca (PEM roots), cert + key (PEM client certificate and key, for mTLS),
+  // serverName (the name the server's certificate carries, if not the address's), apiKey
+  // (sent as `authorization: Bearer`) }. PEM values are Buffers or strings.
   constructor(address, options = {}) {
     const Service = loadService(options.protoRoot);
-    const credentials = options.credentials || grpc.credentials.createInsecure();
-    this.stub = new Service(address, credentials, options.channelOptions || {});
+    const channelOptions = { ...(options.channelOptions || {}) };
+    if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
+    this.stub = new Service(address, channelCredentials(options), channelOptions);
     this.deadlineMs = options.deadlineMs ?? 60000;
-    this.metadata = options.metadata || {};
+    this.metadata = { ...(options.metadata || {}) };
+    if (options.apiKey) this.metadata.authorization = `Bearer ${options.apiKey}`;
     this.details = detailDecoder(options.protoRoot || PROTO_ROOT);
   }
 
@@ -91,6 +96,14 @@ class OrchestratorClient {
   _error(error) {
     return new OrchestratorError(error, this.details(error.metadata));
   }
+}
+
+function channelCredentials({ credentials, tls, ca, cert, key }) {
+  if (credentials) return credentials;
+  if (!(tls || ca || cert || key)) return grpc.credentials.createInsecure();
+  if (Boolean(cert) !== Boolean(key)) throw new Error('cert and key go together (mTLS)');
+  const pem = (value) => (value == null ? null : Buffer.from(value));
+  return grpc.credentials.createSsl(pem(ca), pem(key), pem(cert));
 }
 
 class OrchestratorError extends Error {

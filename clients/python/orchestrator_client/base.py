@@ -34,6 +34,7 @@ class ClientSettings(TypedDict, total=False):
     private_key: bytes | None
     certificate_chain: bytes | None
     credentials: grpc.ChannelCredentials | None
+    server_name: str | None
     auth_token: str | None
     metadata: Mapping[str, str]
     tenant: str
@@ -55,6 +56,7 @@ class BaseClient:
             private_key=settings.get("private_key"),
             certificate_chain=settings.get("certificate_chain"),
             credentials=settings.get("credentials"),
+            server_name=settings.get("server_name"),
             auth_token=settings.get("auth_token"),
             metadata=dict(settings.get("metadata", {})),
             load_balancing=settings.get("load_balancing"),

@@ -36,6 +36,7 @@ from orchestrator_client.tables import (
 EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
 ADDRESS_ENV = "ORCHESTRATOR_ADDRESS"
+API_KEY_ENV = "ORCHESTRATOR_API_KEY"  # the caller key, when --auth-token-env names no other
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -54,10 +55,11 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
         help=f"server HOST:PORT (default ${ADDRESS_ENV} or {DEFAULT_TARGET})",
     )
     common.add_argument("--timeout", type=float, default=60.0, help="deadline in seconds")
-    common.add_argument("--tls", action="store_true", help="connect with TLS")
-    common.add_argument("--ca-file", help="PEM roots to trust (implies --tls)")
+    add_tls_arguments(common)
     common.add_argument(
-        "--auth-token-env", metavar="VAR", help="send $VAR as `authorization: Bearer`"
+        "--auth-token-env",
+        metavar="VAR",
+        help=f"send $VAR (the caller key) as `authorization: Bearer` (default ${API_KEY_ENV})",
     )
     common.add_argument("--request-id", help="x-request-id to send")
     common.add_argument("--json", action="store_true", help="print the reply as JSON")
@@ -133,6 +135,35 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     }
 
 
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    parser.add_argument("--ca-file", help="PEM roots to trust (implies --tls)")
+    parser.add_argument("--cert-file", help="PEM client certificate, for mTLS (implies --tls)")
+    parser.add_argument("--key-file", help="PEM private key of --cert-file")
+    parser.add_argument("--server-name", help="name the server's certificate must carry")
+
+
+def tls_files(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """(roots, client key, client certificate) from the TLS options; UsageError if unusable."""
+    if bool(args.cert_file) != bool(args.key_file):
+        raise UsageError("--cert-file and --key-file go together")
+    return (
+        _read(args.ca_file, "--ca-file"),
+        _read(args.key_file, "--key-file"),
+        _read(args.cert_file, "--cert-file"),
+    )
+
+
+def _read(path: str | None, option: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {option}: {exc.strerror}") from None
+
+
 def _guarded(command: Callable[[argparse.Namespace, OrchestratorClient], int]) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
@@ -165,22 +196,21 @@ def _guarded(command: Callable[[argparse.Namespace, OrchestratorClient], int]) -
 
 
 def _client(args: argparse.Namespace) -> OrchestratorClient:
-    roots = None
-    if args.ca_file:
-        try:
-            with open(args.ca_file, "rb") as f:
-                roots = f.read()
-        except OSError as exc:
-            raise UsageError(f"cannot read --ca-file: {exc.strerror}") from None
+    roots, key, chain = tls_files(args)
     token = None
     if args.auth_token_env:
         token = os.environ.get(args.auth_token_env)
         if not token:
             raise UsageError(f"${args.auth_token_env} is not set")
+    else:
+        token = os.environ.get(API_KEY_ENV) or None
     return OrchestratorClient(
         args.address,
         tls=args.tls,
         root_certificates=roots,
+        private_key=key,
+        certificate_chain=chain,
+        server_name=args.server_name,
         auth_token=token,
         timeout=args.timeout,
     )

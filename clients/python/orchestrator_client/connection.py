@@ -29,7 +29,8 @@ class Connection:
     private_key: bytes | None = None
     certificate_chain: bytes | None = None
     credentials: grpc.ChannelCredentials | None = None
-    auth_token: str | None = None  # sent as `authorization: Bearer ...`
+    server_name: str | None = None  # the name the server's certificate must carry, if not target's
+    auth_token: str | None = None  # a gateway caller key, sent as `authorization: Bearer ...`
     metadata: Mapping[str, str] = field(default_factory=dict)
     load_balancing: str | None = None  # "round_robin" spreads calls over every DNS address
     options: Sequence[tuple[str, Any]] = ()
@@ -52,6 +53,8 @@ class Connection:
         if self.load_balancing:
             config: dict[str, Any] = {"loadBalancingConfig": [{self.load_balancing: {}}]}
             options.append(("grpc.service_config", json.dumps(config)))
+        if self.server_name:
+            options.append(("grpc.ssl_target_name_override", self.server_name))
         return options + list(self.options)
 
     def call_metadata(

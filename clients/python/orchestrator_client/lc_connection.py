@@ -21,7 +21,10 @@ class Connected(BaseModel):
     target: str = DEFAULT_TARGET
     tls: bool = False
     root_certificates: bytes | None = None
-    auth_token: SecretStr | None = None
+    private_key: SecretStr | None = None  # PEM, with certificate_chain: mTLS
+    certificate_chain: bytes | None = None
+    server_name: str | None = None
+    auth_token: SecretStr | None = None  # the gateway caller key
     grpc_metadata: dict[str, str] = Field(default_factory=dict)
     timeout: float | None = DEFAULT_TIMEOUT
     retry: RetryPolicy | None = None
@@ -34,6 +37,9 @@ class Connected(BaseModel):
         return ClientSettings(
             tls=self.tls,
             root_certificates=self.root_certificates,
+            private_key=self.private_key.get_secret_value().encode() if self.private_key else None,
+            certificate_chain=self.certificate_chain,
+            server_name=self.server_name,
             auth_token=self.auth_token.get_secret_value() if self.auth_token else None,
             metadata=self.grpc_metadata,
             timeout=self.timeout,

@@ -1,29 +1,27 @@
-"""AdminService: replaces the running configuration. Converts, calls the Reloader, maps errors."""
+"""AdminService: replaces the running configuration. Converts, calls the Reloader, maps errors.
+Served only with an admin token, which api/auth.py checks before any method runs."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from google.protobuf import json_format
 
 from orchestrator.v1 import admin_pb2, admin_pb2_grpc
 from orchestrator_server.api.calls import Context, abort, caller_request_id
-from orchestrator_server.domain.errors import Unauthenticated
 from orchestrator_server.reload.reloader import Reloader, ReloadReport
 
 SERVICE_NAME: str = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, reloader: Reloader, *, token: str | None = None) -> None:
+    def __init__(self, reloader: Reloader) -> None:
         self._reloader = reloader
-        self._token = token
 
     async def ReloadConfig(
         self, request: admin_pb2.ReloadConfigRequest, context: Context
     ) -> admin_pb2.ReloadConfigResponse:
-        request_id = await self._authorize(context)
+        request_id = caller_request_id(context)
         try:
             report = await self._reloader.reload_file(
                 preserve_metrics=request.preserve_metrics, validate_only=request.validate_only
@@ -35,7 +33,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ApplyConfig(
         self, request: admin_pb2.ApplyConfigRequest, context: Context
     ) -> admin_pb2.ApplyConfigResponse:
-        request_id = await self._authorize(context)
+        request_id = caller_request_id(context)
         try:
             report = await self._reloader.apply_text(
                 request.config_yaml,
@@ -49,7 +47,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ApplyProviders(
         self, request: admin_pb2.ApplyProvidersRequest, context: Context
     ) -> admin_pb2.ApplyProvidersResponse:
-        request_id = await self._authorize(context)
+        request_id = caller_request_id(context)
         entries: list[dict[str, Any]] = [
             json_format.MessageToDict(entry, preserving_proto_field_name=True)
             for entry in request.providers
@@ -64,20 +62,6 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             await abort(context, exc, request_id)
         return admin_pb2.ApplyProvidersResponse(result=_result(report))
 
-    async def _authorize(self, context: Context) -> str:
-        """The request id; ends the call with UNAUTHENTICATED unless the token was sent."""
-        request_id = caller_request_id(context)
-        if self._token is None:
-            return request_id
-        sent = ""
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization" and isinstance(value, str):
-                sent = value.removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), self._token.encode()):
-            error = Unauthenticated("AdminService needs 'authorization: Bearer <token>'")
-            await abort(context, error, request_id)
-        return request_id
-
 
 def _result(report: ReloadReport) -> admin_pb2.ReloadResult:
     changes = report.changes
@@ -90,4 +74,5 @@ def _result(report: ReloadReport) -> admin_pb2.ReloadResult:
         changed=changes.changed,
         metrics_preserved=changes.metrics_preserved,
         restart_required=changes.restart_required,
+        persistent=report.persistent,
     )

@@ -6,6 +6,7 @@ from orchestrator.v1 import common_pb2, embed_pb2
 from orchestrator_server.api.convert import attempts_to_proto, duration, usage_to_proto
 from orchestrator_server.api.validation import meta_of, route_of
 from orchestrator_server.config.models import LimitsConfig
+from orchestrator_server.domain.caller import Caller
 from orchestrator_server.domain.embeddings import EmbeddingRequest, InputType
 from orchestrator_server.domain.errors import FieldViolation, InvalidRequest
 from orchestrator_server.routing.embedding import RoutedEmbeddings
@@ -20,7 +21,7 @@ _INPUT_TYPES = {
 
 
 def to_domain(
-    request: embed_pb2.EmbedRequest, limits: LimitsConfig, request_id: str, key_id: str = ""
+    request: embed_pb2.EmbedRequest, limits: LimitsConfig, request_id: str, caller: Caller
 ) -> tuple[EmbeddingRequest, RouteOptions]:
     problems: list[FieldViolation] = []
     if not request.inputs:
@@ -50,7 +51,7 @@ def to_domain(
     if input_type is None:
         problems.append(FieldViolation("input_type", f"unknown input type {request.input_type}"))
     route = route_of(request, problems)
-    meta = meta_of(request, key_id, problems)
+    meta = meta_of(request, caller, problems)
     if problems:
         raise InvalidRequest(problems)
     embedding = EmbeddingRequest(

@@ -12,16 +12,23 @@ from google.rpc import error_details_pb2, status_pb2
 from orchestrator.v1 import common_pb2
 from orchestrator_server.api.convert import attempts_to_proto
 from orchestrator_server.domain.errors import (
+    AliasNotAllowed,
     AllProvidersFailed,
     AllRateLimited,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyMissing,
     CollectionUnavailable,
     ConfigFileRejected,
+    ConfigNotPermitted,
     ConfigRejected,
     DeadlineExceeded,
     GatewayError,
     GatewayRateLimited,
     InvalidRequest,
+    ModelNotAllowed,
     NotFound,
+    ProviderNotAllowed,
     ProviderRejectedRequest,
     StreamInterrupted,
     Unauthenticated,
@@ -56,7 +63,14 @@ STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     DeadlineExceeded: StatusRule(grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
     ConfigRejected: StatusRule(grpc.StatusCode.INVALID_ARGUMENT, "CONFIG_REJECTED"),
     ConfigFileRejected: StatusRule(grpc.StatusCode.FAILED_PRECONDITION, "CONFIG_FILE_REJECTED"),
+    ConfigNotPermitted: StatusRule(grpc.StatusCode.PERMISSION_DENIED, "CONFIG_NOT_PERMITTED"),
     Unauthenticated: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
+    ApiKeyMissing: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_MISSING"),
+    ApiKeyInvalid: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID"),
+    ApiKeyExpired: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_EXPIRED"),
+    ModelNotAllowed: StatusRule(grpc.StatusCode.PERMISSION_DENIED, "MODEL_NOT_ALLOWED"),
+    AliasNotAllowed: StatusRule(grpc.StatusCode.PERMISSION_DENIED, "ALIAS_NOT_ALLOWED"),
+    ProviderNotAllowed: StatusRule(grpc.StatusCode.PERMISSION_DENIED, "PROVIDER_NOT_ALLOWED"),
     CollectionUnavailable: StatusRule(
         grpc.StatusCode.FAILED_PRECONDITION, "COLLECTION_UNAVAILABLE"
     ),

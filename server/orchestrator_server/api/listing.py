@@ -1,4 +1,5 @@
-"""ListProviders and ListModels: from the domain's view of the current generation to proto."""
+"""ListProviders and ListModels: from the domain's view of the current generation to proto,
+limited to what the caller's key may use."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from google.protobuf import timestamp_pb2
 
 from orchestrator.v1 import common_pb2, listing_pb2
 from orchestrator_server.api.convert import CIRCUIT, HEALTH, PROVIDER_KINDS
+from orchestrator_server.auth.scope import (
+    may_use_alias,
+    may_use_model,
+    provider_refused,
+    visible_providers,
+)
 from orchestrator_server.config.reload import ListingConfig
+from orchestrator_server.domain.caller import Caller
 from orchestrator_server.domain.errors import NotFound
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog, ModelSource, ProviderModels
@@ -25,9 +33,13 @@ def _kind(kind: str) -> common_pb2.ProviderKind:
     return PROVIDER_KINDS.get(kind, common_pb2.PROVIDER_KIND_UNSPECIFIED)
 
 
-def list_providers(generation: Generation) -> listing_pb2.ListProvidersResponse:
+def list_providers(generation: Generation, caller: Caller) -> listing_pb2.ListProvidersResponse:
     infos = []
-    for slot in generation.router.slots:
+    slots = generation.router.slots
+    visible = set(visible_providers(caller, [s.name for s in slots], generation.config.aliases))
+    for slot in slots:
+        if slot.name not in visible:
+            continue
         snap = slot.snapshot()
         infos.append(
             listing_pb2.ProviderInfo(
@@ -43,10 +55,17 @@ def list_providers(generation: Generation) -> listing_pb2.ListProvidersResponse:
     return listing_pb2.ListProvidersResponse(providers=infos, config_generation=generation.number)
 
 
-def chosen(providers: Sequence[Provider], names: Sequence[str]) -> list[Provider]:
-    """The providers a request names (all when none), or NotFound for the first unknown."""
+def chosen(
+    providers: Sequence[Provider],
+    names: Sequence[str],
+    caller: Caller,
+    aliases: Mapping[str, Sequence[str]],
+) -> list[Provider]:
+    """The providers a request names (all the caller may use when none); NotFound for the
+    first unknown, ProviderNotAllowed for one the caller may not use."""
+    visible = set(visible_providers(caller, [p.spec.name for p in providers], aliases))
     if not names:
-        return list(providers)
+        return [p for p in providers if p.spec.name in visible]
     by_name = {p.spec.name: p for p in providers}
     for i, name in enumerate(names):
         if name not in by_name:
@@ -56,6 +75,8 @@ def chosen(providers: Sequence[Provider], names: Sequence[str]) -> list[Provider
                 resource_type="provider",
                 name=name,
             )
+        if name not in visible:
+            raise provider_refused(caller, name)
     return [by_name[name] for name in dict.fromkeys(names)]
 
 
@@ -64,14 +85,20 @@ async def list_models(
     providers: Sequence[Provider],
     config: ListingConfig,
     aliases: Mapping[str, Sequence[str]],
+    caller: Caller,
     *,
     refresh: bool,
 ) -> listing_pb2.ListModelsResponse:
     listings = await asyncio.gather(
         *(catalog.models(p, config, refresh=refresh) for p in providers)
     )
+    defaults = {p.spec.name: p.spec.model for p in providers}
     response = listing_pb2.ListModelsResponse(
-        aliases=[listing_pb2.ModelAlias(name=a, targets=t) for a, t in aliases.items()]
+        aliases=[
+            listing_pb2.ModelAlias(name=a, targets=t)
+            for a, t in aliases.items()
+            if may_use_alias(caller, a, _resolved(t, defaults))
+        ]
     )
     for listing in listings:
         response.providers.append(_provider_listing(listing))
@@ -85,8 +112,19 @@ async def list_models(
                 source=SOURCE[m.source],
             )
             for m in listing.models()
+            if may_use_model(caller, m.provider, m.model)
         )
     return response
+
+
+def _resolved(targets: Sequence[str], defaults: Mapping[str, str]) -> list[tuple[str, str]]:
+    """An alias's targets as (provider, model); a bare provider means its default model. A
+    target on a provider not listed here cannot be shown as usable."""
+    out = []
+    for target in targets:
+        provider, _, model = target.partition("/")
+        out.append((provider, model or defaults.get(provider, "")))
+    return out
 
 
 def _provider_listing(listing: ProviderModels) -> listing_pb2.ProviderModelListing:

@@ -1,4 +1,7 @@
-"""OrchestratorService: converts messages, calls the domain, maps errors. Nothing else."""
+"""OrchestratorService: converts messages, calls the domain, maps errors. Nothing else.
+
+Every method runs behind api/auth.py: with `auth` configured, `current_caller` is the
+authenticated key, and what a method answers or routes to is limited to what it may use."""
 
 from __future__ import annotations
 
@@ -18,14 +21,18 @@ from orchestrator.v1 import (
     validate_key_pb2,
 )
 from orchestrator_server.api import convert, embed, listing, retrieve, validate_key
+from orchestrator_server.api.auth import current_caller
 from orchestrator_server.api.calls import Context, abort, caller_ids, caller_request_id
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
+from orchestrator_server.auth.failures import AuthFailures
+from orchestrator_server.auth.scope import authorize_route, provider_refused, visible_providers
 from orchestrator_server.config.models import LimitsConfig
-from orchestrator_server.domain.errors import NotFound
+from orchestrator_server.domain.caller import Caller
+from orchestrator_server.domain.errors import NotFound, PermissionDenied
 from orchestrator_server.providers.catalog import ModelCatalog
-from orchestrator_server.reload.generation import Generations
+from orchestrator_server.reload.generation import Generation, Generations
 from orchestrator_server.retrieval.collections import Collections
-from orchestrator_server.routing.types import StreamStarted, StreamText
+from orchestrator_server.routing.types import RouteOptions, StreamStarted, StreamText
 from orchestrator_server.validation.service import KeyValidationService
 
 
@@ -39,6 +46,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         key_validation: KeyValidationService,
         clock: Callable[[], float] = time.monotonic,
         collections: Collections | None = None,
+        auth_failures: AuthFailures | None = None,
     ) -> None:
         # Each call leases the generation current when it starts and finishes on it.
         self._generations = generations
@@ -48,15 +56,18 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         self._key_validation = key_validation
         self._clock = clock
         self._started = clock()
+        self._auth_failures = AuthFailures() if auth_failures is None else auth_failures
 
     async def Generate(
         self, request: generate_pb2.GenerateRequest, context: Context
     ) -> generate_pb2.GenerateResponse:
         request_id, key_id = caller_ids(context)
+        caller = current_caller(key_id)
         try:
-            chat, route = to_domain(request, self._limits, request_id, key_id)
+            chat, route = to_domain(request, self._limits, request_id, caller)
             generation = self._generations.acquire()
             try:
+                self._authorize(caller, route, generation)
                 result = await generation.router.generate(
                     chat, route, deadline=self._deadline(context)
                 )
@@ -70,10 +81,12 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         self, request: generate_pb2.GenerateStreamRequest, context: Context
     ) -> AsyncIterator[generate_pb2.GenerateStreamResponse]:
         request_id, key_id = caller_ids(context)
+        caller = current_caller(key_id)
         try:
-            chat, route = to_domain(request, self._limits, request_id, key_id)
+            chat, route = to_domain(request, self._limits, request_id, caller)
             generation = self._generations.acquire()
             try:
+                self._authorize(caller, route, generation)
                 events = generation.router.stream(chat, route, deadline=self._deadline(context))
                 async with aclosing(events):
                     async for event in events:
@@ -92,10 +105,12 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
         self, request: embed_pb2.EmbedRequest, context: Context
     ) -> embed_pb2.EmbedResponse:
         request_id, key_id = caller_ids(context)
+        caller = current_caller(key_id)
         try:
-            embedding, route = embed.to_domain(request, self._limits, request_id, key_id)
+            embedding, route = embed.to_domain(request, self._limits, request_id, caller)
             generation = self._generations.acquire()
             try:
+                self._authorize(caller, route, generation)
                 result = await generation.router.embed(
                     embedding, route, deadline=self._deadline(context)
                 )
@@ -130,8 +145,13 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def GetMetrics(
         self, request: metrics_pb2.GetMetricsRequest, context: Context
     ) -> metrics_pb2.GetMetricsResponse:
-        router = self._generations.current.router
+        generation = self._generations.current
+        router = generation.router
+        caller = current_caller()
         snapshots = router.snapshot()
+        visible = set(
+            visible_providers(caller, [s.name for s in snapshots], generation.config.aliases)
+        )
         if request.providers:
             by_name = {s.name: s for s in snapshots}
             for i, name in enumerate(request.providers):
@@ -143,7 +163,13 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
                         name=name,
                     )
                     await abort(context, error, caller_request_id(context))
+                if name not in visible:
+                    refused = provider_refused(caller, name)
+                    self._auth_failures.add(refused)
+                    await abort(context, refused, caller_request_id(context))
             snapshots = [by_name[name] for name in dict.fromkeys(request.providers)]
+        else:
+            snapshots = [s for s in snapshots if s.name in visible]
         now = timestamp_pb2.Timestamp()
         now.GetCurrentTime()
         return metrics_pb2.GetMetricsResponse(
@@ -156,7 +182,7 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def ListProviders(
         self, request: listing_pb2.ListProvidersRequest, context: Context
     ) -> listing_pb2.ListProvidersResponse:
-        return listing.list_providers(self._generations.current)
+        return listing.list_providers(self._generations.current, current_caller())
 
     async def ListModels(
         self, request: listing_pb2.ListModelsRequest, context: Context
@@ -166,17 +192,40 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
             generation = self._generations.acquire()
             try:
                 config = generation.config
+                caller = current_caller()
+                try:
+                    chosen = listing.chosen(
+                        generation.providers, request.providers, caller, config.aliases
+                    )
+                except PermissionDenied as exc:
+                    self._auth_failures.add(exc)
+                    raise
                 return await listing.list_models(
                     self._catalog,
-                    listing.chosen(generation.providers, request.providers),
+                    chosen,
                     config.listing,
                     config.aliases,
+                    caller,
                     refresh=request.refresh,
                 )
             finally:
                 self._generations.release(generation)
         except Exception as exc:  # every failure becomes a status
             await abort(context, exc, request_id)
+
+    def _authorize(self, caller: Caller, route: RouteOptions, generation: Generation) -> None:
+        """PermissionDenied (counted) unless the caller's key may use what the request names."""
+        try:
+            authorize_route(
+                caller,
+                model=route.model,
+                provider=route.provider,
+                targets=lambda: generation.router.targets(route),
+                aliases=generation.config.aliases,
+            )
+        except PermissionDenied as exc:
+            self._auth_failures.add(exc)
+            raise
 
     def _deadline(self, context: Context) -> float | None:
         remaining = context.time_remaining()

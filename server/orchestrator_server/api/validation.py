@@ -13,6 +13,7 @@ from orchestrator.v1 import common_pb2, embed_pb2, generate_pb2
 from orchestrator_server.api.messages import MessageReader
 from orchestrator_server.api.tools import response_format_of, tool_choice_of, tools_of
 from orchestrator_server.config.models import LimitsConfig, StrategyName
+from orchestrator_server.domain.caller import Caller
 from orchestrator_server.domain.chat import (
     NO_META,
     ChatMessage,
@@ -47,14 +48,14 @@ MAX_TAGS = 32
 
 
 def to_domain(
-    request: AnyGenerateRequest, limits: LimitsConfig, request_id: str, key_id: str = ""
+    request: AnyGenerateRequest, limits: LimitsConfig, request_id: str, caller: Caller
 ) -> tuple[ChatRequest, RouteOptions]:
-    """`key_id` names the caller's key (from the `x-api-key-id` header) for usage events."""
+    """`caller` is who the request is attributed to (see RequestMeta)."""
     problems: list[FieldViolation] = []
     messages, plain = _messages(request, limits, problems)
     params = _params(request.params, limits, problems) if request.HasField("params") else None
     route = route_of(request, problems)
-    meta = meta_of(request, key_id, problems)
+    meta = meta_of(request, caller, problems)
     extras = _tool_fields(request, problems) if _asks_for_more(request) else None
     if problems:
         raise InvalidRequest(problems)
@@ -188,9 +189,13 @@ def route_of(request: RoutedRequest, problems: list[FieldViolation]) -> RouteOpt
     )
 
 
-def meta_of(request: RoutedRequest, key_id: str, problems: list[FieldViolation]) -> RequestMeta:
+def meta_of(request: RoutedRequest, caller: Caller, problems: list[FieldViolation]) -> RequestMeta:
+    """An authenticated key's id and tenant, whatever the request says; without auth, what
+    the caller declared."""
     if not request.HasField("metadata"):
-        return NO_META if not key_id else RequestMeta(key_id=key_id)
+        if not caller.key_id:
+            return NO_META
+        return RequestMeta(tenant=caller.tenant, key_id=caller.key_id, caller=caller)
     meta = request.metadata
     for name in ("tenant", "user"):
         if len(getattr(meta, name)) > MAX_NAME_CHARS:
@@ -199,7 +204,8 @@ def meta_of(request: RoutedRequest, key_id: str, problems: list[FieldViolation])
             )
     if len(meta.tags) > MAX_TAGS:
         problems.append(FieldViolation("metadata.tags", f"at most {MAX_TAGS} tags"))
-    return RequestMeta(meta.tenant, meta.user, tuple(meta.tags), key_id)
+    tenant = caller.tenant if caller.authenticated else meta.tenant
+    return RequestMeta(tenant, meta.user, tuple(meta.tags), caller.key_id, caller)
 
 
 def _too_long(field: str, size: int, limit: int) -> FieldViolation:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from orchestrator_server.config.auth import AuthConfig, TlsConfig
 from orchestrator_server.config.base import NonNegativeSeconds, PositiveSeconds, Strict
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.reload import ListingConfig, ReloadConfig
@@ -105,6 +106,7 @@ class ServerConfig(Strict):
     )
     reflection: bool = True
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
+    tls: TlsConfig | None = Field(None, description="none: plaintext (loopback or behind a mesh)")
 
 
 class LoggingConfig(Strict):
@@ -131,6 +133,9 @@ class Config(Strict):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     state: StateConfig = Field(default_factory=StateConfig)  # type: ignore[arg-type]
     cache: CacheConfig = Field(default_factory=CacheConfig)  # type: ignore[arg-type]
+    auth: AuthConfig | None = Field(
+        None, description="caller keys; none: every caller that reaches the port may call"
+    )
 
     @field_validator("providers")
     @classmethod

@@ -107,6 +107,12 @@ class HttpProviderBase(ProviderBase):
     ca_bundle: FilePath | None = Field(None, description="extra PEM CA certificates to trust")
     headers: dict[str, str] = Field(default_factory=dict, description="extra, non-secret headers")
     max_connections: int = Field(100, ge=1, description="pooled connections to this provider")
+    max_reply_bytes: int = Field(
+        8 << 20,
+        ge=1024,
+        description="largest whole reply read (streams are read frame by frame); larger ones "
+        "are refused without being read",
+    )
 
 
 class GigaChatScope(enum.StrEnum):

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from orchestrator_server.config.base import EnvVarName, PositiveSeconds, Strict
+from orchestrator_server.validation.urls import BadUrl, parse_base_url
 
 
 class AdminServiceConfig(Strict):
-    """orchestrator.v1.AdminService: a separate service name, so a mesh can restrict it."""
+    """orchestrator.v1.AdminService: served only when `token_env` names a token, which every
+    call must send as 'authorization: Bearer <token>'. A separate service name, so a mesh
+    can restrict it further."""
 
-    enabled: bool = Field(True, description="serve AdminService at all")
+    enabled: bool = Field(True, description="false: never serve it, even with a token")
     token_env: EnvVarName | None = Field(
         None,
-        description="variable holding a token AdminService calls must send as "
-        "'authorization: Bearer <token>'; none: no token (restrict it in the network)",
+        description="variable holding the admin token; none: AdminService is not served",
     )
+    allowed_key_env: dict[EnvVarName, list[str]] = Field(
+        default_factory=dict,
+        description="key variables providers applied through AdminService may name beyond "
+        "the file's own, each with the base URLs it may be sent to",
+    )
+
+    @field_validator("allowed_key_env")
+    @classmethod
+    def _urls_parse(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for env, urls in value.items():
+            if not urls:
+                raise ValueError(f"{env}: give the base URLs it may be sent to")
+            for i, url in enumerate(urls):
+                try:
+                    parse_base_url(url)
+                except BadUrl as exc:
+                    raise ValueError(f"{env}[{i}]: {exc}") from None
+        return value
 
 
 class ReloadConfig(Strict):

@@ -7,6 +7,7 @@ import enum
 import math
 from dataclasses import dataclass, field, replace
 
+from orchestrator_server.domain.caller import ANONYMOUS, Caller
 from orchestrator_server.domain.capabilities import NO_FEATURES, Feature
 from orchestrator_server.domain.tools import (
     AUTO,
@@ -95,14 +96,16 @@ class GenerationParams:
 
 @dataclass(frozen=True, slots=True)
 class RequestMeta:
-    """Who a request is for, as the caller declared it: for usage events, logs and traces,
-    never for providers. `key_id` names the caller's key (the `x-api-key-id` header), never
-    the key itself."""
+    """Who a request is for: for usage events, logs and traces, never for providers.
+    `key_id` and `tenant` are the authenticated key's when `caller` is authenticated (the
+    request may add `user` and `tags`, never override them); without `auth` they are what
+    the caller declared (`x-api-key-id`, `metadata.tenant`). Never the key itself."""
 
     tenant: str = ""
     user: str = ""
     tags: tuple[str, ...] = ()
     key_id: str = ""
+    caller: Caller = ANONYMOUS
 
 
 NO_META = RequestMeta()

@@ -172,8 +172,47 @@ class ConfigFileRejected(ConfigRejected):
     fine, the server's state is not."""
 
 
+class ConfigNotPermitted(ConfigRejected):
+    """A configuration applied at run time (AdminService) that would send a secret of the
+    server somewhere the configuration file does not, or change what only the file may
+    change. Nothing changed; each problem names the key path."""
+
+
 class Unauthenticated(GatewayError):
     """The caller did not present the credentials a service requires."""
+
+    code = "unauthenticated"  # a metric label: which failure it was
+
+
+class ApiKeyMissing(Unauthenticated):
+    code = "api_key_missing"
+
+
+class ApiKeyInvalid(Unauthenticated):
+    code = "api_key_invalid"
+
+
+class ApiKeyExpired(Unauthenticated):
+    code = "api_key_expired"
+
+
+class PermissionDenied(GatewayError):
+    """An authenticated caller asked for something outside its key's `models`; the
+    subclass says what (its status row's ErrorInfo reason)."""
+
+    code = "permission_denied"
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+
+
+class AliasNotAllowed(PermissionDenied):
+    code = "alias_not_allowed"
+
+
+class ProviderNotAllowed(PermissionDenied):
+    code = "provider_not_allowed"
 
 
 class CollectionUnavailable(GatewayError):

@@ -180,12 +180,14 @@ class GigaChatProvider(HttpAdapter):
                 timeout=timeout,
             ) as response:
                 if response.status == 401 and attempt == 0:
-                    await response.read()  # the connection goes back to the pool
+                    await self.client.read_body(response)  # the connection goes back to the pool
                     self.tokens.invalidate(token)
                     continue
                 if response.status != 200:
                     raise self.error(
-                        response.status, response.headers, error_body(await response.read())
+                        response.status,
+                        response.headers,
+                        error_body(await self.client.read_body(response)),
                     )
                 async with aclosing(_chunks(response, request.params.stop)) as chunks:
                     async for chunk in chunks:

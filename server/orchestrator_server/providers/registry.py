@@ -13,6 +13,7 @@ from orchestrator_server.config.providers import (
     MockProviderConfig,
     ProviderConfig,
 )
+from orchestrator_server.domain.redact import register_secret
 from orchestrator_server.providers.base import Provider, ProviderSpec
 from orchestrator_server.providers.capabilities import capabilities_of
 from orchestrator_server.providers.mock import MockProvider
@@ -45,7 +46,8 @@ def spec_of(config: ProviderConfig) -> ProviderSpec:
 
 
 def api_key(config: HttpProviderBase, where: str) -> str | None:
-    """The key named by `api_key_env`, read now; a named but unset variable is an error."""
+    """The key named by `api_key_env`, read now; a named but unset variable is an error.
+    The value is registered as a secret, so no provider text shows it from now on."""
     if config.api_key_env is None:
         return None
     value = os.environ.get(config.api_key_env, "")
@@ -53,6 +55,7 @@ def api_key(config: HttpProviderBase, where: str) -> str | None:
         raise ProviderSetupError(
             f"{where}.api_key_env: environment variable {config.api_key_env} is not set"
         )
+    register_secret(value)
     return value
 
 

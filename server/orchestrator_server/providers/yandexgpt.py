@@ -83,7 +83,6 @@ class YandexGptProvider(HttpAdapter):
         self._tokenize_url = f"{self.base_url}{TOKENIZE_PATH}"
         self._folder_id = config.folder_id
         self._branch = config.branch
-        self._secret = api_key or ""
         headers: dict[str, str] = {}
         if api_key:
             scheme = "Api-Key" if config.credential is YandexCredential.API_KEY else "Bearer"
@@ -237,8 +236,6 @@ class YandexGptProvider(HttpAdapter):
         {"error": {"grpcCode", "httpCode", "message", "httpStatus", "details"}}, or a bare
         {"code", "message"}; message_of reads both error.message and message."""
         message = message_of(body)
-        if self._secret:
-            message = message.replace(self._secret, "[redacted]")
         if status is not None:
             kind = kind_for_status(status, STATUS_KINDS)
         else:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from orchestrator_server.auth.keys import KeyTable
 from orchestrator_server.config.models import Config
 from orchestrator_server.config.providers import HttpProviderBase, ProviderConfig
 from orchestrator_server.providers.base import Provider
@@ -26,6 +27,12 @@ def router_for(
     """The Router of a configuration, at start and on every reload (wire new Router
     arguments here, once)."""
     return Router(providers, config.router, config.aliases, observer=observer)
+
+
+def key_table(config: Config) -> KeyTable | None:
+    """The caller keys of a configuration (read from the environment now, so a reload picks
+    up a rotated key). Raises KeySetupError."""
+    return None if config.auth is None else KeyTable.from_config(config.auth)
 
 
 def fingerprint(config: ProviderConfig) -> str:
@@ -79,17 +86,18 @@ def first_generation(
     *,
     observer: AttemptObserver = NO_OBSERVER,
 ) -> Generation:
-    """Generation 1. Raises ProviderSetupError for a provider that cannot be built. Later
-    generations keep its observer."""
+    """Generation 1. Raises ProviderSetupError for a provider that cannot be built and
+    KeySetupError for a caller key that cannot be read. Later generations keep its observer."""
+    keys = key_table(config)
     if providers is not None:
-        return Generation(1, config, router_for(providers, config, observer), {})
+        return Generation(1, config, router_for(providers, config, observer), {}, keys)
     built: list[Provider] = []
     fingerprints: dict[str, str | None] = {}
     for i, entry in enumerate(config.providers):
         if entry.enabled:
             built.append(build_provider(entry, f"providers[{i}]"))
             fingerprints[entry.name] = fingerprint(entry)
-    return Generation(1, config, router_for(built, config, observer), fingerprints)
+    return Generation(1, config, router_for(built, config, observer), fingerprints, keys)
 
 
 async def next_generation(
@@ -97,7 +105,8 @@ async def next_generation(
 ) -> tuple[Generation, Changes, list[Provider]]:
     """Builds the generation that follows `old` without touching it. Returns it, what it
     changes, and the providers built for it (to close if it is never used). Raises
-    ProviderSetupError after closing what it built."""
+    KeySetupError, or ProviderSetupError after closing what it built."""
+    keys = key_table(config)
     previous = {p.spec.name: p for p in old.providers}
     changes = Changes(metrics_preserved=preserve_metrics)
     providers: list[Provider] = []
@@ -126,7 +135,7 @@ async def next_generation(
     changes.removed = [name for name in previous if name not in names]
     changes.restart_required = restart_required(old.config, config)
     carry_stats(old, router, changes, preserve_metrics=preserve_metrics)
-    return Generation(old.number + 1, config, router, fingerprints), changes, built
+    return Generation(old.number + 1, config, router, fingerprints, keys), changes, built
 
 
 def carry_stats(

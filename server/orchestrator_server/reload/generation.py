@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
+from orchestrator_server.auth.keys import KeyTable
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.routing.router import Router
@@ -20,7 +21,16 @@ log = logging.getLogger(__name__)
 
 
 class Generation:
-    __slots__ = ("config", "ended", "fingerprints", "leases", "number", "providers", "router")
+    __slots__ = (
+        "config",
+        "ended",
+        "fingerprints",
+        "keys",
+        "leases",
+        "number",
+        "providers",
+        "router",
+    )
 
     def __init__(
         self,
@@ -28,10 +38,12 @@ class Generation:
         config: Config,
         router: Router,
         fingerprints: Mapping[str, str | None],
+        keys: KeyTable | None = None,
     ) -> None:
         self.number = number
         self.config = config
         self.router = router
+        self.keys = keys  # the caller keys of `config.auth`; None: no auth
         self.providers: tuple[Provider, ...] = tuple(router.providers)
         # Provider name -> digest of what it was built from (None: given ready-made).
         self.fingerprints = dict(fingerprints)

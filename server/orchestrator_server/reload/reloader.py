@@ -1,5 +1,11 @@
 """Reloads: a new configuration is validated and its generation built completely, then
-swapped in at once; an invalid one is rejected with its reasons and nothing changes."""
+swapped in at once; an invalid one is rejected with its reasons and nothing changes.
+
+Two sources, trusted differently. The configuration file (SIGHUP, the file watcher,
+ReloadConfig) is the operator's, and becomes the reference. A configuration applied at run
+time (ApplyConfig, ApplyProviders) must also pass reload/policy.py against that file, and is
+not written anywhere: it lasts until the next reload from the file replaces it, which the
+reply (`persistent`) and the logs say."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator_server.auth.keys import KeySetupError
 from orchestrator_server.config.loader import (
     ConfigError,
     config_from_data,
@@ -18,12 +25,20 @@ from orchestrator_server.config.loader import (
     parse_config,
 )
 from orchestrator_server.config.models import Config
-from orchestrator_server.domain.errors import ConfigFileRejected, ConfigRejected
+from orchestrator_server.domain.errors import (
+    ConfigFileRejected,
+    ConfigNotPermitted,
+    ConfigRejected,
+)
 from orchestrator_server.providers.registry import ProviderSetupError
 from orchestrator_server.reload.build import Changes, next_generation
 from orchestrator_server.reload.generation import Generations, close_providers
+from orchestrator_server.reload.policy import runtime_problems
 
 log = logging.getLogger(__name__)
+
+_RUNTIME_CONFIG = "config"
+_RUNTIME_PROVIDERS = "providers"
 
 # Called after each applied reload with the provider names now serving (e.g. to drop the
 # metric series of removed providers). Exceptions are logged, never fatal.
@@ -35,12 +50,17 @@ class ReloadReport:
     applied: bool  # False only for validate_only
     generation: int  # the generation serving after this reload
     changes: Changes
+    persistent: bool  # the file's own configuration; False: until the next file reload
 
 
 class Reloader:
     def __init__(self, generations: Generations, *, config_path: Path | None = None) -> None:
         self._generations = generations
         self.config_path = config_path
+        # The operator's configuration: the one the server started with, then each one
+        # re-read from the file. Runtime changes are judged against it.
+        self.file_config: Config = generations.current.config
+        self._runtime_change: str | None = None  # what last changed the config at run time
         self.hooks: list[ReloadHook] = []
         self.counts = {"ok": 0, "rejected": 0}  # applied reloads, and rejected attempts
         self._lock = asyncio.Lock()  # one reload at a time, each building on the last
@@ -81,6 +101,7 @@ class Reloader:
             lambda: parse_config(text, source),
             source,
             field="config_yaml",
+            runtime=_RUNTIME_CONFIG,
             preserve_metrics=preserve_metrics,
             validate_only=validate_only,
         )
@@ -105,6 +126,7 @@ class Reloader:
             merged,
             source,
             field="providers",
+            runtime=_RUNTIME_PROVIDERS,
             preserve_metrics=preserve_metrics,
             validate_only=validate_only,
         )
@@ -129,7 +151,10 @@ class Reloader:
         validate_only: bool,
         from_file: bool = False,
         threaded: bool = False,
+        runtime: str | None = None,
     ) -> ReloadReport:
+        """`runtime`: a configuration from a call, not the file (_RUNTIME_CONFIG, or
+        _RUNTIME_PROVIDERS when only the providers came from the call)."""
         rejected = ConfigFileRejected if from_file else ConfigRejected
         async with self._lock:
             try:
@@ -138,6 +163,14 @@ class Reloader:
                 error = rejected(source, exc.problems, field=field)
                 self._rejected(source, error, validate_only)
                 raise error from None
+            if runtime is not None:
+                problems = runtime_problems(
+                    self.file_config, config, providers_only=runtime == _RUNTIME_PROVIDERS
+                )
+                if problems:
+                    error = ConfigNotPermitted(source, problems, field=field)
+                    self._rejected(source, error, validate_only)
+                    raise error
             generations = self._generations
             old = generations.current
             if preserve_metrics is None:
@@ -146,14 +179,15 @@ class Reloader:
                 new, changes, built = await next_generation(
                     old, config, preserve_metrics=preserve_metrics
                 )
-            except ProviderSetupError as exc:
+            except (ProviderSetupError, KeySetupError) as exc:
                 error = rejected(source, [str(exc)], field=field)
                 self._rejected(source, error, validate_only)
                 raise error from None
+            persistent = runtime is None
             if validate_only:
                 await close_providers(built)
                 log.info("valid, not applied (%s): %s", source, changes.summary())
-                return ReloadReport(False, old.number, changes)
+                return ReloadReport(False, old.number, changes, persistent)
             generations.swap(new)
             self.counts["ok"] += 1
             log.info(
@@ -162,13 +196,28 @@ class Reloader:
                 new.number,
                 changes.summary(),
             )
+            self._note_source(source, config, persistent)
             names = tuple(p.spec.name for p in new.providers)
         for hook in self.hooks:
             try:
                 hook(names)
             except Exception:
                 log.exception("a reload hook failed")
-        return ReloadReport(True, new.number, changes)
+        return ReloadReport(True, new.number, changes, persistent)
+
+    def _note_source(self, source: str, config: Config, persistent: bool) -> None:
+        if not persistent:
+            self._runtime_change = source
+            log.warning(
+                "%s is not written to the configuration file: the next reload from the "
+                "file (SIGHUP, file watch, ReloadConfig) replaces it",
+                source,
+            )
+            return
+        if self._runtime_change is not None:
+            log.warning("%s replaced the change made by %s", source, self._runtime_change)
+            self._runtime_change = None
+        self.file_config = config
 
     def _rejected(self, source: str, error: ConfigRejected, validate_only: bool) -> None:
         if validate_only:

@@ -240,6 +240,11 @@ class Router:
             deadline = runtime.clock() + runtime.request_timeout
         return await embed(runtime, plan, request, deadline)
 
+    def targets(self, route: RouteOptions) -> list[tuple[str, str]]:
+        """(provider, model) of every candidate `route` may reach, in configured order;
+        raises as routing would (NotFound, InvalidRequest). For authorization."""
+        return [(c.name, c.model_name) for c in self._resolver.resolve(route)]
+
     def stream(
         self, request: ChatRequest, route: RouteOptions, *, deadline: float | None = None
     ) -> AsyncGenerator[StreamEvent, None]:

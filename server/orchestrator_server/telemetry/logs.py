@@ -9,6 +9,7 @@ import time
 
 from orchestrator_server.domain.attempts import AttemptOutcome
 from orchestrator_server.domain.chat import ChatRequest, Role
+from orchestrator_server.domain.redact import scrub_secrets
 from orchestrator_server.routing.observer import AttemptRecord
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
@@ -28,7 +29,18 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return scrub_secrets(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """Plain lines, with every registered secret removed (a traceback or a library's message
+    may quote one)."""
+
+    def __init__(self, who: str = "") -> None:
+        super().__init__(f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_secrets(super().format(record))
 
 
 def configure_logging(
@@ -37,13 +49,8 @@ def configure_logging(
     """`worker`: the index of a `serve --workers N` worker, shown on each of its lines (a
     `worker` key in JSON), since the workers and the supervisor share one stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    if json_format:
-        handler.setFormatter(JsonFormatter())
-    else:
-        who = "" if worker is None else f"worker {worker} "
-        handler.setFormatter(
-            logging.Formatter(f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s")
-        )
+    who = "" if worker is None else f"worker {worker} "
+    handler.setFormatter(JsonFormatter() if json_format else TextFormatter(who))
     if worker is not None:
         handler.addFilter(_WorkerTag(worker))
     root = logging.getLogger()
@@ -64,7 +71,8 @@ class _WorkerTag(logging.Filter):
 class AttemptLogger:
     """An AttemptObserver writing one record per provider call to the `orchestrator.attempts`
     logger: failures and cancellations at INFO, successes at DEBUG. The fields (request_id,
-    provider, model, outcome, error, latency_ms, tokens) become JSON keys with `logging.json`.
+    provider, model, outcome, error, latency_ms, tokens, key_id and tenant when known) become
+    JSON keys with `logging.json`.
     The prompt is included only with `logging.include_prompts`; keys never are."""
 
     def __init__(self, *, include_prompts: bool = False) -> None:
@@ -91,6 +99,11 @@ class AttemptLogger:
             "prompt_tokens": usage.prompt_tokens if usage else 0,
             "completion_tokens": usage.completion_tokens if usage else 0,
         }
+        meta = record.request.meta
+        if meta.key_id:
+            fields["key_id"] = meta.key_id
+        if meta.tenant:
+            fields["tenant"] = meta.tenant
         if self._include_prompts:
             fields["prompt"] = _last_user_message(record)
         error = f" ({record.error_kind})" if record.error_kind else ""

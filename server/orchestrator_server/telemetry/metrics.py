@@ -3,6 +3,15 @@ the server interceptor reports, and the OpenTelemetry metric points they make at
 
 Series are kept per provider name, so `retain_providers` really removes a provider's series:
 call it with the configured names at start and after every reload.
+
+`collect` may run in a worker thread (the Prometheus endpoint renders there) while the loop
+records: it reads only copies made in one step under the GIL (`list(d.items())`), and
+`prepare()`, called on the loop first, reads the sources that are not plain dicts (the
+router's health, reload and refusal counts).
+
+Label values come only from the configuration: a model a caller names (or a provider
+reports) that is neither one of the provider's configured models nor an alias target on it
+is counted as `other`, so invented model names cannot grow the scrape.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from orchestrator_server.telemetry.genai import genai_provider_name
 CUMULATIVE = AggregationTemporality.CUMULATIVE
 HEALTH_VALUE = {HealthClass.HEALTHY: 1.0, HealthClass.DEGRADED: 0.5, HealthClass.UNHEALTHY: 0.0}
 HealthSource = Callable[[], Iterable[tuple[str, HealthClass]]]
+OTHER = "other"  # the label value of every model the configuration does not name
 
 
 @dataclass(slots=True)
@@ -78,10 +88,21 @@ class _Provider:
         self.models: dict[str, _Model] = {}
 
 
+class _CallerUse:
+    __slots__ = ("cost", "requests", "tokens")
+
+    def __init__(self) -> None:
+        self.requests = series.Counts()  # by status
+        self.tokens = series.Counts()  # by type
+        self.cost = series.Counts()  # by currency
+
+
 class GatewayMetrics:
     def __init__(self, health: HealthSource | None = None) -> None:
         self._providers: dict[str, _Provider] = {}
         self._retained: frozenset[str] | None = None
+        # Provider name -> models its alias targets name beyond its own configured ones.
+        self._alias_models: Mapping[str, frozenset[str]] = {}
         self._rpc_duration: dict[tuple[str, str], series.Histogram] = {}
         self._overhead: dict[str, series.Histogram] = {}
         self._dropped: dict[tuple[str, str], float] = {}
@@ -89,6 +110,14 @@ class GatewayMetrics:
         self.health = health
         # Reload outcomes ("ok", "rejected") -> count, read at scrape time.
         self.reloads: Callable[[], Mapping[str, int]] | None = None
+        # Refused calls by reason, read at scrape time.
+        self.auth_failures: Callable[[], Mapping[str, int]] | None = None
+        # The loop-only sources as `prepare` read them, for the next collect.
+        self._sources: tuple[list[tuple[str, HealthClass]], dict[str, int], dict[str, int]] | None
+        self._sources = None
+        # Authenticated callers' use: (key id, tenant) -> counts. Both come from the
+        # configuration's auth.keys, never from what a caller declares.
+        self._callers: dict[tuple[str, str], _CallerUse] = {}
 
     # -- the AttemptObserver side, on the request path: keep it cheap ------------------------
 
@@ -107,16 +136,17 @@ class GatewayMetrics:
             if retained is not None and spec.name not in retained:
                 return  # a call that outlived its provider's removal: no series comes back
             provider = self._providers[spec.name] = _Provider(spec)
-        model = provider.models.get(record.model)
+        requested = self._label(spec, record.model)
+        model = provider.models.get(requested)
         if model is None:
-            model = provider.models[record.model] = _Model()
+            model = provider.models[requested] = _Model()
         if record.outcome is AttemptOutcome.SUCCESS:
             status, error_type = "success", ""
         else:
             status = error_type = record.error_kind or "cancelled"
         model.requests.add(status)
         model.latency.observe(latency)
-        key = (record.response_model or record.model, error_type)
+        key = (self._label(spec, record.response_model or record.model), error_type)
         genai = model.genai.get(key)
         if genai is None:
             genai = model.genai[key] = _GenAi()
@@ -131,6 +161,23 @@ class GatewayMetrics:
                 model.cost.add(record.currency, record.cost)
         if record.time_to_first_token is not None:
             genai.ttft.observe(record.time_to_first_token)
+        caller = record.request.meta.caller
+        if caller.authenticated:
+            key = (caller.key_id, caller.tenant)
+            use = self._callers.get(key)
+            if use is None:
+                use = self._callers[key] = _CallerUse()
+            use.requests.add(status)
+            if usage is not None:
+                use.tokens.add("prompt", usage.prompt_tokens)
+                use.tokens.add("completion", usage.completion_tokens)
+                if record.cost:
+                    use.cost.add(record.currency, record.cost)
+
+    def _label(self, spec: ProviderSpec, model: str) -> str:
+        if spec.serves(model) or model in self._alias_models.get(spec.name, ()):
+            return model
+        return OTHER
 
     # -- the server and the usage sinks -----------------------------------------------------
 
@@ -149,6 +196,17 @@ class GatewayMetrics:
         key = (sink, reason)
         self._dropped[key] = self._dropped.get(key, 0) + count
 
+    def label_aliases(self, aliases: Mapping[str, Iterable[str]]) -> None:
+        """The alias targets of the configuration now serving ("provider/model"): their
+        models count under their own name rather than as `other`."""
+        found: dict[str, set[str]] = {}
+        for targets in aliases.values():
+            for target in targets:
+                provider, _, model = target.partition("/")
+                if model:
+                    found.setdefault(provider, set()).add(model)
+        self._alias_models = {name: frozenset(models) for name, models in found.items()}
+
     def retain_providers(self, names: Collection[str]) -> None:
         """Drops every series of a provider not in `names`; later calls to such a provider
         (still in flight during a reload) record nothing."""
@@ -159,7 +217,22 @@ class GatewayMetrics:
 
     # -- scrape time ----------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """On the event loop, before `collect` runs in another thread."""
+        self._sources = self._read_sources()
+
+    def _read_sources(
+        self,
+    ) -> tuple[list[tuple[str, HealthClass]], dict[str, int], dict[str, int]]:
+        return (
+            list(self.health()) if self.health is not None else [],
+            dict(self.reloads()) if self.reloads is not None else {},
+            dict(self.auth_failures()) if self.auth_failures is not None else {},
+        )
+
     def collect(self) -> list[Metric]:
+        sources, self._sources = self._sources, None
+        health, reloads, refused = sources if sources is not None else self._read_sources()
         now = time.time_ns()
         requests: list[NumberDataPoint] = []
         tokens: list[NumberDataPoint] = []
@@ -210,20 +283,19 @@ class GatewayMetrics:
                 "s",
                 ttft,
             ),
-            self._health(now),
-            *self._server(now),
+            self._health(now, health),
+            *self._server(now, reloads),
+            *self._caller_metrics(now, refused),
         ]
         return [m for m in out if m.data.data_points]
 
-    def _health(self, now: int) -> Metric:
-        points = []
-        if self.health is not None:
-            retained = self._retained
-            points = [
-                NumberDataPoint({"provider": name}, now, now, HEALTH_VALUE[health])
-                for name, health in self.health()
-                if retained is None or name in retained
-            ]
+    def _health(self, now: int, health: list[tuple[str, HealthClass]]) -> Metric:
+        retained = self._retained
+        points = [
+            NumberDataPoint({"provider": name}, now, now, HEALTH_VALUE[state])
+            for name, state in health
+            if retained is None or name in retained
+        ]
         return Metric(
             "llm_provider_health",
             "1 healthy, 0.5 degraded, 0 unhealthy",
@@ -231,7 +303,7 @@ class GatewayMetrics:
             Gauge(points),
         )
 
-    def _server(self, now: int) -> list[Metric]:
+    def _server(self, now: int, reload_counts: Mapping[str, int]) -> list[Metric]:
         durations = [
             h.point(_rpc_attrs(method, code), now)
             for (method, code), h in list(self._rpc_duration.items())
@@ -245,7 +317,7 @@ class GatewayMetrics:
         ]
         reloads = [
             NumberDataPoint({"result": result}, self._dropped_since, now, count)
-            for result, count in (self.reloads() if self.reloads is not None else {}).items()
+            for result, count in reload_counts.items()
         ]
         return [
             _histogram("rpc.server.call.duration", "gRPC calls served", "s", durations),
@@ -266,6 +338,37 @@ class GatewayMetrics:
                 "Usage events not delivered (queue full or sink failing)",
                 "",
                 dropped,
+            ),
+        ]
+
+    def _caller_metrics(self, now: int, refusals: Mapping[str, int]) -> list[Metric]:
+        requests: list[NumberDataPoint] = []
+        tokens: list[NumberDataPoint] = []
+        cost: list[NumberDataPoint] = []
+        for (key_id, tenant), use in list(self._callers.items()):
+            labels = {"key_id": key_id, "tenant": tenant}
+            requests += use.requests.points("status", labels, now)
+            tokens += use.tokens.points("type", labels, now)
+            cost += use.cost.points("currency", labels, now)
+        refused = [
+            NumberDataPoint({"reason": reason}, self._dropped_since, now, count)
+            for reason, count in refusals.items()
+        ]
+        return [
+            _sum(
+                "orchestrator_caller_requests_total",
+                "Provider calls made for each caller key, by outcome status",
+                "",
+                requests,
+            ),
+            _sum("orchestrator_caller_tokens_total", "Tokens by caller key and type", "", tokens),
+            _sum("orchestrator_caller_cost_total", "Cost by caller key, in `currency`", "", cost),
+            _sum(
+                "orchestrator_auth_failures_total",
+                "Calls refused: no, unknown or expired caller key, a model the key may not "
+                "use, a wrong admin token",
+                "",
+                refused,
             ),
         ]
 

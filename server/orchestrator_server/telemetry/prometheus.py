@@ -1,9 +1,14 @@
 """The Prometheus endpoint: OpenTelemetry's Prometheus exporter behind `GET /metrics`, served
-by aiohttp on the server's own event loop (so a scrape reads the series without locks, and
-port 0 works in tests)."""
+by aiohttp on the server's own event loop (port 0 works in tests).
+
+A scrape is rendered in a worker thread, so a large one does not stall calls in flight:
+first, on the loop, `prepare` reads the sources that are safe to read only there (the
+router's health); then the thread reads the gateway's series (plain dicts the request path
+writes, copied atomically under the GIL, see telemetry/metrics.py) and renders the text."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -60,7 +65,13 @@ class _Reader(PrometheusMetricReader):
 class PrometheusEndpoint:
     """`start(address)` serves GET /metrics; `stop()` closes it and the meter provider."""
 
-    def __init__(self, produce: Callable[[], Sequence[Metric]], resource: Resource) -> None:
+    def __init__(
+        self,
+        produce: Callable[[], Sequence[Metric]],
+        resource: Resource,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
+        """`produce` runs in the render thread; `prepare`, if given, on the loop before it."""
         self.registry = CollectorRegistry(auto_describe=False)
         self._reader = _Reader(produce, self.registry)
         self._reader.resource = resource
@@ -76,10 +87,20 @@ class PrometheusEndpoint:
             description="Seconds since the server started",
         )
         self._runner: web.AppRunner | None = None
+        self._rendering = asyncio.Lock()  # the reader keeps state between collect and render
+        self._prepare = prepare
         self.port = 0
 
     def render(self) -> bytes:
+        """The exposition text, read now (on the calling thread)."""
         return generate_latest(self.registry)
+
+    async def render_off_loop(self) -> bytes:
+        """The exposition text, rendered in a worker thread (one render at a time)."""
+        async with self._rendering:
+            if self._prepare is not None:
+                self._prepare()
+            return await asyncio.to_thread(generate_latest, self.registry)
 
     async def start(self, address: str) -> int:
         """`address` is HOST:PORT, or a worker's private `unix:PATH` (see listeners.py)."""
@@ -96,7 +117,7 @@ class PrometheusEndpoint:
         return self.port
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        body = self.render()
+        body = await self.render_off_loop()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def stop(self) -> None:

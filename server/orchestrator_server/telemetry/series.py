@@ -53,13 +53,16 @@ class Histogram:
         self.sum += value
 
     def point(self, attributes: Attributes, now: int) -> HistogramDataPoint:
+        # May run in the render thread while the loop observes: the count is taken from the
+        # buckets copied in one step, so the two always agree.
+        counts = list(self.counts)
         return HistogramDataPoint(
             attributes=attributes,
             start_time_unix_nano=self.created,
             time_unix_nano=now,
-            count=self.count,
+            count=sum(counts),
             sum=self.sum,
-            bucket_counts=list(self.counts),
+            bucket_counts=counts,
             explicit_bounds=self.bounds,
             # Not tracked (Prometheus has no use for them): the cost is on every request.
             min=0.0,
@@ -83,5 +86,5 @@ class Counts:
     def points(self, label: str, attributes: dict[str, str], now: int) -> Sequence[NumberDataPoint]:
         return [
             NumberDataPoint({**attributes, label: key}, self.created, now, value)
-            for key, value in self.values.items()
+            for key, value in list(self.values.items())  # one step: safe from another thread
         ]

@@ -84,7 +84,9 @@ class Telemetry:
         self.endpoint: PrometheusEndpoint | None = None
         if self.metrics_address is not None:
             self.metrics = GatewayMetrics()
-            self.endpoint = PrometheusEndpoint(self.metrics.collect, resource)
+            self.endpoint = PrometheusEndpoint(
+                self.metrics.collect, resource, prepare=self.metrics.prepare
+            )
         self.tracer_provider: TracerProvider | None = build_tracer_provider(
             settings.tracing, resource, span_exporter
         )
@@ -141,6 +143,16 @@ class Telemetry:
     def set_reload_source(self, source: Callable[[], Mapping[str, int]]) -> None:
         if self.metrics is not None:
             self.metrics.reloads = source
+
+    def set_auth_source(self, source: Callable[[], Mapping[str, int]]) -> None:
+        """Refused calls by reason (api_key_missing, model_not_allowed, ...)."""
+        if self.metrics is not None:
+            self.metrics.auth_failures = source
+
+    def label_aliases(self, aliases: Mapping[str, Sequence[str]]) -> None:
+        """Alias targets whose models may be metric label values (see GatewayMetrics)."""
+        if self.metrics is not None:
+            self.metrics.label_aliases(aliases)
 
     def retain_providers(self, names: Collection[str]) -> None:
         """Drops the metric series of every provider not in `names` (see GatewayMetrics)."""

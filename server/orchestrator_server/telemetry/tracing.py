@@ -91,6 +91,10 @@ class TracingObserver:
                 "orchestrator.attempt.retry": record.retry,
             },
         )
+        caller = request.meta.caller
+        if caller.authenticated:
+            span.set_attribute("orchestrator.key_id", caller.key_id)
+            span.set_attribute("orchestrator.tenant", caller.tenant)
         token = context.attach(trace.set_span_in_context(span))
         record.scope = (span, token)
 

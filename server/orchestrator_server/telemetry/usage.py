@@ -56,6 +56,7 @@ class UsageEvent:
     user: str
     key_id: str
     tags: tuple[str, ...]
+    authenticated: bool  # key_id and tenant are an auth.keys entry's, not declared
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,6 +93,7 @@ def usage_event(record: AttemptRecord, timestamp: float) -> UsageEvent:
         user=meta.user,
         key_id=meta.key_id,
         tags=meta.tags,
+        authenticated=meta.caller.authenticated,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from orchestrator_server.config.telemetry import WebhookConfig
+from orchestrator_server.domain.redact import register_secret
 from orchestrator_server.telemetry.usage import UsageEvent
 
 
@@ -29,6 +30,7 @@ class Webhook:
                     f"telemetry.usage.webhook.headers_env.{header}: "
                     f"environment variable {env} is not set"
                 )
+            register_secret(value)
             self._headers[header] = value
         self._session: aiohttp.ClientSession | None = None
 
@@ -36,8 +38,8 @@ class Webhook:
         if self._session is None:
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         body = {"events": [event.as_json() for event in batch]}
-        async with self._session.post(self.url, json=body) as response:
-            await response.read()
+        # Not following a redirect keeps the token headers from going to another host.
+        async with self._session.post(self.url, json=body, allow_redirects=False) as response:
             if not 200 <= response.status < 300:
                 raise WebhookRejected(response.status)
 

@@ -1,5 +1,6 @@
 """The one protocol every validator implements, and the single HTTP call they all make it
-through (time budget, no redirects, transport failures as verdicts)."""
+through (time budget, transport failures as verdicts; the shared client never follows a
+redirect)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,6 @@ async def send(
             headers=headers,
             json_body=json_body,
             data=data,
-            allow_redirects=False,
         )
     except ProviderError as exc:
         return from_transport(exc, request_id=request_id)

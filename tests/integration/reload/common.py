@@ -9,17 +9,20 @@ import yaml
 from orchestrator.v1 import admin_pb2, admin_pb2_grpc
 from orchestrator_server.config import Config
 from orchestrator_server.providers.base import Provider
-from tests.helpers import Running
+from tests.helpers import ADMIN, Running
 
 KEY_ENV = "ORCH_TEST_RELOAD_KEY"
 
 
 def config_data(*providers: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    """A config that serves AdminService with the test token (see tests.helpers.ADMIN)."""
     router = sections.pop("router", {})
+    reload = sections.pop("reload", {})
     return {
         "server": {"address": "127.0.0.1:0"},
         "router": {"strategy": "round-robin", **router},
         "providers": list(providers),
+        "reload": {**ADMIN, **reload},
         **sections,
     }
 
@@ -40,7 +43,8 @@ def openai_entry(name: str, base_url: str, **fields: Any) -> dict[str, Any]:
 
 
 def admin(server: Running) -> admin_pb2_grpc.AdminServiceStub:
-    return admin_pb2_grpc.AdminServiceStub(server.channel)
+    """AdminService, with the admin token on every call."""
+    return admin_pb2_grpc.AdminServiceStub(server.admin_channel)
 
 
 async def apply(

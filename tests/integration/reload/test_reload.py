@@ -17,7 +17,15 @@ from google.rpc import error_details_pb2
 from orchestrator.v1 import admin_pb2, admin_pb2_grpc, generate_pb2, metrics_pb2
 from orchestrator_server.app import App
 from tests.emulators.gated import Gate, GatedOpenAIEmulator
-from tests.helpers import detail, error_reason, mock_provider, running
+from tests.helpers import (
+    ADMIN,
+    ADMIN_TOKEN,
+    SendMetadata,
+    detail,
+    error_reason,
+    mock_provider,
+    running,
+)
 from tests.integration.reload.common import (
     KEY_ENV,
     admin,
@@ -36,6 +44,9 @@ def struct(entry: dict[str, object]) -> struct_pb2.Struct:
     out = struct_pb2.Struct()
     out.update(entry)
     return out
+
+
+UNSET_KEY_URL = "http://127.0.0.1:9/v1"
 
 
 async def metrics(server: object) -> dict[str, metrics_pb2.ProviderMetrics]:
@@ -60,6 +71,7 @@ async def metrics(server: object) -> dict[str, metrics_pb2.ProviderMetrics]:
                         "name": "o",
                         "kind": "openai",
                         "model": "m",
+                        "base_url": UNSET_KEY_URL,
                         "api_key_env": "ORCH_TEST_SURELY_UNSET",
                     }
                 )
@@ -73,7 +85,11 @@ async def metrics(server: object) -> dict[str, metrics_pb2.ProviderMetrics]:
 async def test_invalid_config_is_rejected_and_the_old_one_serves_on(
     yaml_text: str, field: str, problem: str
 ) -> None:
-    async with running(as_config(config_data(mock_provider("a")))) as server:
+    # The file allows the unset variable, so the runtime change passes the secrets policy
+    # and fails where it should: building the provider.
+    allowed = {**ADMIN["admin"], "allowed_key_env": {"ORCH_TEST_SURELY_UNSET": [UNSET_KEY_URL]}}
+    data = config_data(mock_provider("a"), reload={"admin": allowed})
+    async with running(as_config(data)) as server:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await admin(server).ApplyConfig(admin_pb2.ApplyConfigRequest(config_yaml=yaml_text))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -122,7 +138,10 @@ async def test_broken_file_is_a_failed_precondition(tmp_path: Path) -> None:
     app = App(as_config(data), config_path=path)
     await app.start()
     try:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+        channel = grpc.aio.insecure_channel(
+            f"127.0.0.1:{app.port}",
+            interceptors=[SendMetadata(("authorization", f"Bearer {ADMIN_TOKEN}"))],
+        )
         stub = admin_pb2_grpc.AdminServiceStub(channel)
         path.write_text("providers:\n  - name: a\n    kind: mock\n    modle: x\n")
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -301,18 +320,32 @@ async def test_file_watch_reloads_a_changed_file(tmp_path: Path) -> None:
         await app.stop(grace=0)
 
 
-async def test_admin_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ORCH_TEST_ADMIN_TOKEN", "s3cret")
-    data = config_data(mock_provider("a"), reload={"admin": {"token_env": "ORCH_TEST_ADMIN_TOKEN"}})
+@pytest.mark.parametrize(
+    "metadata",
+    [(), (("authorization", "Bearer wrong"),), (("authorization", f"Basic {ADMIN_TOKEN}"),)],
+    ids=["none", "wrong", "not-as-bearer"],
+)
+async def test_admin_needs_its_token(metadata: tuple[tuple[str, str], ...]) -> None:
+    data = config_data(mock_provider("a"))
     async with running(as_config(data)) as server:
         request = admin_pb2.ApplyConfigRequest(config_yaml=yaml.safe_dump(data))
+        bare = admin_pb2_grpc.AdminServiceStub(server.channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await admin(server).ApplyConfig(request)
+            await bare.ApplyConfig(request, metadata=metadata)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        reply = await admin(server).ApplyConfig(
-            request, metadata=[("authorization", "Bearer s3cret")]
+        assert server.app.generations.current.number == 1
+        reply = await bare.ApplyConfig(
+            request, metadata=[("authorization", f"Bearer {ADMIN_TOKEN}")]
         )
         assert reply.result.generation == 2
+
+
+async def test_admin_service_is_not_served_without_a_token() -> None:
+    data = config_data(mock_provider("a"), reload={"admin": {}})  # enabled, no token
+    async with running(as_config(data)) as server:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await apply(server, data)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_admin_service_can_be_left_out() -> None:

@@ -48,11 +48,14 @@ class WebhookEmulator:
         self.release = asyncio.Event()
         self.received = asyncio.Condition()
         self.url = ""
+        self.redirect_to = ""  # answer every POST with a 307 to this URL
         self._runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         self.posts += 1
         self.headers = dict(request.headers)
+        if self.redirect_to:
+            return web.Response(status=307, headers={"Location": self.redirect_to})
         if self.hang:
             self.entered.set()
             await self.release.wait()
@@ -216,3 +219,29 @@ async def test_a_webhook_key_comes_from_the_environment(
         await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
         await webhook.wait_for(1)
     assert webhook.headers["X-Token"] == "t0ken"
+
+
+async def test_a_webhook_redirect_is_not_followed_with_its_token(
+    webhook: WebhookEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "t0ken-for-the-webhook")
+    async with WebhookEmulator() as elsewhere:
+        webhook.redirect_to = elsewhere.url
+        config = make_config(
+            mock_provider("alpha"),
+            telemetry={
+                "usage": {
+                    "webhook": {
+                        "url": webhook.url,
+                        "retries": 0,
+                        "headers_env": {"Authorization": "HOOK_TOKEN"},
+                    }
+                }
+            },
+        )
+        async with running(config) as server:
+            await server.stub.Generate(generate_pb2.GenerateRequest(prompt="hi"))
+        # Stopping flushed the queue: the one batch was refused (a 3xx is not delivered).
+        assert server.app.telemetry.dropped_events == 1
+        assert webhook.posts == 1
+        assert elsewhere.posts == 0

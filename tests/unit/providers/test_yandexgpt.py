@@ -17,6 +17,7 @@ from orchestrator_server.domain.chat import (
     Usage,
 )
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.domain.redact import register_secret
 from orchestrator_server.providers.registry import spec_of
 from orchestrator_server.providers.yandexgpt import YandexGptProvider
 from orchestrator_server.providers.yandexgpt_stream import (
@@ -140,7 +141,7 @@ def test_usage(raw: Any, expected: Usage | None) -> None:
     assert parse_usage(raw) == expected
 
 
-KEY = "shortkey1"  # short enough for the generic redaction to miss
+KEY = "shortkey1"  # short enough for the generic redaction to miss: removed as registered
 
 
 def provider(**fields: Any) -> YandexGptProvider:
@@ -153,6 +154,7 @@ def provider(**fields: Any) -> YandexGptProvider:
         **fields,
     }
     config = YandexGptProviderConfig.model_validate(data)
+    register_secret(KEY)  # as registry.api_key does when it reads a key from the environment
     return YandexGptProvider(spec_of(config), config, KEY)
 
 

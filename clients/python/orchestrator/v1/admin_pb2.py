@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/admin.proto\x12\x0forchestrator.v1\x1a\x1cgoogle/protobuf/struct.proto\"e\n\x13ReloadConfigRequest\x12)\n\x10preserve_metrics\x18\x01 \x01(\x08R\x0fpreserveMetrics\x12#\n\rvalidate_only\x18\x02 \x01(\x08R\x0cvalidateOnly\"\x85\x01\n\x12\x41pplyConfigRequest\x12\x1f\n\x0b\x63onfig_yaml\x18\x01 \x01(\tR\nconfigYaml\x12)\n\x10preserve_metrics\x18\x02 \x01(\x08R\x0fpreserveMetrics\x12#\n\rvalidate_only\x18\x03 \x01(\x08R\x0cvalidateOnly\"\x9e\x01\n\x15\x41pplyProvidersRequest\x12\x35\n\tproviders\x18\x01 \x03(\x0b\x32\x17.google.protobuf.StructR\tproviders\x12)\n\x10preserve_metrics\x18\x02 \x01(\x08R\x0fpreserveMetrics\x12#\n\rvalidate_only\x18\x03 \x01(\x08R\x0cvalidateOnly\"\x88\x02\n\x0cReloadResult\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\x12\x1e\n\ngeneration\x18\x02 \x01(\x04R\ngeneration\x12\x14\n\x05\x61\x64\x64\x65\x64\x18\x03 \x03(\tR\x05\x61\x64\x64\x65\x64\x12\x18\n\x07removed\x18\x04 \x03(\tR\x07removed\x12\x1c\n\tunchanged\x18\x05 \x03(\tR\tunchanged\x12\x18\n\x07\x63hanged\x18\x06 \x03(\tR\x07\x63hanged\x12+\n\x11metrics_preserved\x18\x07 \x01(\x08R\x10metricsPreserved\x12)\n\x10restart_required\x18\x08 \x03(\tR\x0frestartRequired\"M\n\x14ReloadConfigResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32\x1d.orchestrator.v1.ReloadResultR\x06result\"L\n\x13\x41pplyConfigResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32\x1d.orchestrator.v1.ReloadResultR\x06result\"O\n\x16\x41pplyProvidersResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32\x1d.orchestrator.v1.ReloadResultR\x06result2\xa8\x02\n\x0c\x41\x64minService\x12[\n\x0cReloadConfig\x12$.orchestrator.v1.ReloadConfigRequest\x1a%.orchestrator.v1.ReloadConfigResponse\x12X\n\x0b\x41pplyConfig\x12#.orchestrator.v1.ApplyConfigRequest\x1a$.orchestrator.v1.ApplyConfigResponse\x12\x61\n\x0e\x41pplyProviders\x12&.orchestrator.v1.ApplyProvidersRequest\x1a\'.orchestrator.v1.ApplyProvidersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/admin.proto\x12\x0forchestrator.v1\x1a\x1cgoogle/protobuf/struct.proto\"e\n\x13ReloadConfigRequest\x12)\n\x10preserve_metrics\x18\x01 \x01(\x08R\x0fpreserveMetrics\x12#\n\rvalidate_only\x18\x02 \x01(\x08R\x0cvalidateOnly\"\x85\x01\n\x12\x41pplyConfigRequest\x12\x1f\n\x0b\x63onfig_yaml\x18\x01 \x01(\tR\nconfigYaml\x12)\n\x10preserve_metrics\x18\x02 \x01(\x08R\x0fpreserveMetrics\x12#\n\rvalidate_only\x18\x03 \x01(\x08R\x0cvalidateOnly\"\x9e\x01\n\x15\x41pplyProvidersRequest\x12\x35\n\tproviders\x18\x01 \x03(\x0b\x32\x17.google.protobuf.StructR\tproviders\x12)\n\x10preserve_metrics\x18\x02 \x01(\x08R\x0fpreserveMetrics\x12#\n\rvalidate_only\x18\x03 \x01(\x08R\x0cvalidateOnly\"\xa8\x02\n\x0cReloadResult\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\x12\x1e\n\ngeneration\x18\x02 \x01(\x04R\ngeneration\x12\x14\n\x05\x61\x64\x64\x65\x64\x18\x03 \x03(\tR\x05\x61\x64\x64\x65\x64\x12\x18\n\x07removed\x18\x04 \x03(\tR\x07removed\x12\x1c\n\tunchanged\x18\x05 \x03(\tR\tunchanged\x12\x18\n\x07\x63hanged\x18\x06 \x03(\tR\x07\x63hanged\x12+\n\x11metrics_preserved\x18\x07 \x01(\x08R\x10metricsPreserved\x12)\n\x10restart_required\x18\x08 \x03(\tR\x0frestartRequired\x12\x1e\n\npersistent\x18\t \x01(\x08R\npersistent\"M\n\x14ReloadConfigResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32\x1d.orchestrator.v1.ReloadResultR\x06result\"L\n\x13\x41pplyConfigResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32\x1d.orchestrator.v1.ReloadResultR\x06result\"O\n\x16\x41pplyProvidersResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32\x1d.orchestrator.v1.ReloadResultR\x06result2\xa8\x02\n\x0c\x41\x64minService\x12[\n\x0cReloadConfig\x12$.orchestrator.v1.ReloadConfigRequest\x1a%.orchestrator.v1.ReloadConfigResponse\x12X\n\x0b\x41pplyConfig\x12#.orchestrator.v1.ApplyConfigRequest\x1a$.orchestrator.v1.ApplyConfigResponse\x12\x61\n\x0e\x41pplyProviders\x12&.orchestrator.v1.ApplyProvidersRequest\x1a\'.orchestrator.v1.ApplyProvidersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,13 +39,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYPROVIDERSREQUEST']._serialized_start=318
   _globals['_APPLYPROVIDERSREQUEST']._serialized_end=476
   _globals['_RELOADRESULT']._serialized_start=479
-  _globals['_RELOADRESULT']._serialized_end=743
-  _globals['_RELOADCONFIGRESPONSE']._serialized_start=745
-  _globals['_RELOADCONFIGRESPONSE']._serialized_end=822
-  _globals['_APPLYCONFIGRESPONSE']._serialized_start=824
-  _globals['_APPLYCONFIGRESPONSE']._serialized_end=900
-  _globals['_APPLYPROVIDERSRESPONSE']._serialized_start=902
-  _globals['_APPLYPROVIDERSRESPONSE']._serialized_end=981
-  _globals['_ADMINSERVICE']._serialized_start=984
-  _globals['_ADMINSERVICE']._serialized_end=1280
+  _globals['_RELOADRESULT']._serialized_end=775
+  _globals['_RELOADCONFIGRESPONSE']._serialized_start=777
+  _globals['_RELOADCONFIGRESPONSE']._serialized_end=854
+  _globals['_APPLYCONFIGRESPONSE']._serialized_start=856
+  _globals['_APPLYCONFIGRESPONSE']._serialized_end=932
+  _globals['_APPLYPROVIDERSRESPONSE']._serialized_start=934
+  _globals['_APPLYPROVIDERSRESPONSE']._serialized_end=1013
+  _globals['_ADMINSERVICE']._serialized_start=1016
+  _globals['_ADMINSERVICE']._serialized_end=1312
 # @@protoc_insertion_point(module_scope)

@@ -36,7 +36,7 @@ class ApplyProvidersRequest(_message.Message):
     def __init__(self, providers: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., preserve_metrics: _Optional[bool] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class ReloadResult(_message.Message):
-    __slots__ = ("applied", "generation", "added", "removed", "unchanged", "changed", "metrics_preserved", "restart_required")
+    __slots__ = ("applied", "generation", "added", "removed", "unchanged", "changed", "metrics_preserved", "restart_required", "persistent")
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     ADDED_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class ReloadResult(_message.Message):
     CHANGED_FIELD_NUMBER: _ClassVar[int]
     METRICS_PRESERVED_FIELD_NUMBER: _ClassVar[int]
     RESTART_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    PERSISTENT_FIELD_NUMBER: _ClassVar[int]
     applied: bool
     generation: int
     added: _containers.RepeatedScalarFieldContainer[str]
@@ -53,7 +54,8 @@ class ReloadResult(_message.Message):
     changed: _containers.RepeatedScalarFieldContainer[str]
     metrics_preserved: bool
     restart_required: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, applied: _Optional[bool] = ..., generation: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., unchanged: _Optional[_Iterable[str]] = ..., changed: _Optional[_Iterable[str]] = ..., metrics_preserved: _Optional[bool] = ..., restart_required: _Optional[_Iterable[str]] = ...) -> None: ...
+    persistent: bool
+    def __init__(self, applied: _Optional[bool] = ..., generation: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., unchanged: _Optional[_Iterable[str]] = ..., changed: _Optional[_Iterable[str]] = ..., metrics_preserved: _Optional[bool] = ..., restart_required: _Optional[_Iterable[str]] = ..., persistent: _Optional[bool] = ...) -> None: ...
 
 class ReloadConfigResponse(_message.Message):
     __slots__ = ("result",)

@@ -27,13 +27,16 @@ if _version_not_supported:
 
 class AdminServiceStub:
     """Operator actions on a running server: replace its configuration without a restart.
-    A separate service so a mesh or proxy can allow it to operators only; the server can also
-    require a bearer token for it (`reload.admin.token_env`) or leave it out (`reload.admin.enabled`).
+    Served only when the server has an admin token (`reload.admin.token_env`), which every call
+    must send as `authorization: Bearer <token>` (else UNAUTHENTICATED); a separate service so a
+    mesh or proxy can restrict it further.
 
     A new configuration is validated completely (and its providers built) before anything
     changes; an invalid one fails with INVALID_ARGUMENT (FAILED_PRECONDITION for the server's
-    own file) naming the keys, and the running configuration keeps serving. Calls in flight
-    finish on the providers they started with.
+    own file) naming the keys, and the running configuration keeps serving. A configuration
+    applied at run time (ApplyConfig, ApplyProviders) that would send one of the server's
+    secrets somewhere its configuration file does not fails with PERMISSION_DENIED naming the
+    keys. Calls in flight finish on the providers they started with.
     """
 
     def __init__(self, channel):
@@ -61,13 +64,16 @@ class AdminServiceStub:
 
 class AdminServiceServicer:
     """Operator actions on a running server: replace its configuration without a restart.
-    A separate service so a mesh or proxy can allow it to operators only; the server can also
-    require a bearer token for it (`reload.admin.token_env`) or leave it out (`reload.admin.enabled`).
+    Served only when the server has an admin token (`reload.admin.token_env`), which every call
+    must send as `authorization: Bearer <token>` (else UNAUTHENTICATED); a separate service so a
+    mesh or proxy can restrict it further.
 
     A new configuration is validated completely (and its providers built) before anything
     changes; an invalid one fails with INVALID_ARGUMENT (FAILED_PRECONDITION for the server's
-    own file) naming the keys, and the running configuration keeps serving. Calls in flight
-    finish on the providers they started with.
+    own file) naming the keys, and the running configuration keeps serving. A configuration
+    applied at run time (ApplyConfig, ApplyProviders) that would send one of the server's
+    secrets somewhere its configuration file does not fails with PERMISSION_DENIED naming the
+    keys. Calls in flight finish on the providers they started with.
     """
 
     def ReloadConfig(self, request, context):
@@ -119,13 +125,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
     """Operator actions on a running server: replace its configuration without a restart.
-    A separate service so a mesh or proxy can allow it to operators only; the server can also
-    require a bearer token for it (`reload.admin.token_env`) or leave it out (`reload.admin.enabled`).
+    Served only when the server has an admin token (`reload.admin.token_env`), which every call
+    must send as `authorization: Bearer <token>` (else UNAUTHENTICATED); a separate service so a
+    mesh or proxy can restrict it further.
 
     A new configuration is validated completely (and its providers built) before anything
     changes; an invalid one fails with INVALID_ARGUMENT (FAILED_PRECONDITION for the server's
-    own file) naming the keys, and the running configuration keeps serving. Calls in flight
-    finish on the providers they started with.
+    own file) naming the keys, and the running configuration keeps serving. A configuration
+    applied at run time (ApplyConfig, ApplyProviders) that would send one of the server's
+    secrets somewhere its configuration file does not fails with PERMISSION_DENIED naming the
+    keys. Calls in flight finish on the providers they started with.
     """
 
     @staticmethod

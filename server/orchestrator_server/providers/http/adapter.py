@@ -28,6 +28,7 @@ class HttpAdapter:
             tls=TlsOptions(verify=config.verify_ssl, ca_bundle=config.ca_bundle),
             max_connections=config.max_connections,
             headers=config.headers,
+            max_reply_bytes=config.max_reply_bytes,
         )
 
     @property
@@ -81,7 +82,9 @@ class HttpAdapter:
         ) as response:
             if response.status != 200:
                 raise self.error(
-                    response.status, response.headers, error_body(await response.read())
+                    response.status,
+                    response.headers,
+                    error_body(await self.client.read_body(response)),
                 )
             yield response
 

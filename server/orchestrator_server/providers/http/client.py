@@ -3,6 +3,14 @@
 Transport failures (connection refused, reset, TLS, timeouts) become ProviderError here;
 HTTP statuses are left to each adapter's own table, because their meaning differs by
 provider (a 429 may be a quota, a 400 may be a bad key).
+
+Two rules hold for every provider call because they are made here, once:
+- Redirects are never followed. A 3xx comes back as the reply it is (each adapter's table
+  makes it an error naming the status): following one would send the provider's key
+  header to wherever the `Location` points (aiohttp drops only `Authorization` across
+  hosts), and return another host's body as the answer.
+- A whole-body read stops at `max_reply_bytes`: a larger reply is refused, by its
+  Content-Length before reading anything, or as soon as the bytes read pass the cap.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # Streams may carry long lines (a large JSON chunk on one `data:` line).
 _READ_BUFSIZE = 1 << 20
+# The default cap on a whole reply (a batch of embeddings is the largest legitimate one).
+DEFAULT_MAX_REPLY_BYTES = 8 << 20
+_READ_CHUNK = 64 << 10
 
 
 # Headers to add to every outgoing request, from the caller's context: telemetry sets it to
@@ -102,8 +113,10 @@ class HttpClient:
         tls: TlsOptions = TlsOptions(),
         max_connections: int = 100,
         headers: Mapping[str, str] | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         self._provider = provider
+        self.max_reply_bytes = max_reply_bytes
         self._ssl = ssl_context(tls, provider)
         self._max_connections = max_connections
         self._headers = dict(headers or {})
@@ -134,11 +147,9 @@ class HttpClient:
         data: Mapping[str, str] | aiohttp.FormData | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-        allow_redirects: bool = True,
     ) -> HttpReply:
-        """A whole request and its whole body, within `timeout` seconds. With
-        `allow_redirects=False` a 3xx comes back as it is (ValidateKey must not be led to
-        another host than the one it allowed)."""
+        """A whole request and its body (at most `max_reply_bytes`), within `timeout`
+        seconds. A 3xx comes back as it is: redirects are not followed."""
         try:
             async with self.session.request(
                 method,
@@ -147,13 +158,31 @@ class HttpClient:
                 data=data,
                 headers=_with_context_headers(headers),
                 params=params,
-                allow_redirects=allow_redirects,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
-                body = await response.read()
+                body = await self.read_body(response)
                 return HttpReply(response.status, response.headers, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(exc) from None
+
+    async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body of `response`, or MALFORMED_RESPONSE (and the connection closed)
+        when it is larger than `max_reply_bytes`."""
+        limit = self.max_reply_bytes
+        length = response.content_length
+        if length is not None and length > limit:
+            response.close()
+            raise reply_too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise reply_too_large(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     @asynccontextmanager
     async def stream(
@@ -176,6 +205,7 @@ class HttpClient:
                 json=json_body,
                 headers=_with_context_headers(headers),
                 params=params,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -195,6 +225,13 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def reply_too_large(limit: int) -> ProviderError:
+    return ProviderError(
+        ErrorKind.MALFORMED_RESPONSE,
+        f"upstream reply is larger than max_reply_bytes ({limit} bytes); not read",
+    )
 
 
 def transport_error(exc: BaseException) -> ProviderError:

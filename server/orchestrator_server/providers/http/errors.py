@@ -93,6 +93,8 @@ def http_error(
 ) -> ProviderError:
     """A ProviderError saying the status and the provider's own (redacted) detail."""
     prefix = f"upstream answered {status}" if status is not None else "upstream reported an error"
+    if status is not None and 300 <= status < 400:
+        prefix += " (a redirect; provider calls never follow one: check base_url)"
     text = detail.strip()
     return ProviderError(
         kind,
