@@ -1,0 +1,52 @@
+"""`orchestrator serve` as a process: a quiet start (no faiss loader chatter, no line per
+failed call of the demo's flaky mock), everything when DEBUG is asked for."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from orchestrator.v1 import common_pb2, generate_pb2, orchestrator_service_pb2_grpc
+from tests.helpers import trail
+from tests.serving import serving
+
+pytestmark = pytest.mark.e2e
+
+
+async def call_flaky(target: str, times: int) -> int:
+    """Calls the embedded config's mock-flaky (pinned); returns how many attempts failed."""
+    failed = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
+        for _ in range(times):
+            request = generate_pb2.GenerateRequest(prompt="hi", provider="mock-flaky")
+            try:
+                attempts = (await stub.Generate(request, timeout=10)).attempts
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE
+                found = trail(exc)
+                assert found is not None
+                attempts = found.attempts
+            failed += sum(a.outcome == common_pb2.ATTEMPT_OUTCOME_FAILED for a in attempts)
+    return failed
+
+
+async def test_the_default_start_is_quiet() -> None:
+    async with serving() as server:
+        assert await call_flaky(server.target, 20) > 0
+        code = await server.stop()
+    assert code == 0
+    log = server.log
+    assert "faiss" not in log
+    assert "ModuleNotFoundError" not in log
+    assert "mock-flaky/mock-small failed" not in log
+    assert "orchestrator listening on 127.0.0.1:0" in log
+
+
+async def test_debug_shows_the_loader_and_every_failed_call() -> None:
+    async with serving("--log-level", "DEBUG") as server:
+        failed = await call_flaky(server.target, 20)
+        assert failed > 0
+        await server.stop()
+    assert "faiss.loader" in server.log
+    assert server.log.count("mock-flaky/mock-small failed") == failed
