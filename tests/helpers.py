@@ -18,7 +18,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from orchestrator.v1 import common_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.app import App
-from orchestrator_server.config import Config
+from orchestrator_server.config import Config, default_config
 from orchestrator_server.providers.mock import MockProvider
 
 
@@ -32,6 +32,20 @@ def make_config(*providers: dict[str, Any], **sections: Any) -> Config:
     data["router"] = {"strategy": "first-available", **router}
     data.update(sections)
     return Config.model_validate(data)
+
+
+def embedded_config() -> Config:
+    """The embedded default config (`make run`'s) with its gRPC and metrics ports moved to 0,
+    so tests pass while `make run` holds 50051 and 9464."""
+    config = default_config()
+    telemetry = config.telemetry
+    metrics = telemetry.metrics.model_copy(update={"address": "127.0.0.1:0"})
+    return config.model_copy(
+        update={
+            "server": config.server.model_copy(update={"address": "127.0.0.1:0"}),
+            "telemetry": telemetry.model_copy(update={"metrics": metrics}),
+        }
+    )
 
 
 @dataclass

@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.helpers import Running, make_config, mock_provider, require_tool, running
+from tests.helpers import (
+    Running,
+    embedded_config,
+    make_config,
+    mock_provider,
+    require_tool,
+    running,
+)
 
 pytestmark = pytest.mark.e2e
 SERVICE = "orchestrator.v1.OrchestratorService"
@@ -105,12 +112,6 @@ async def test_bad_request_is_invalid_argument(server: Running) -> None:
 
 
 async def test_retrieve_on_the_embedded_demo_collection() -> None:
-    from orchestrator_server.config import default_config
-
-    defaults = default_config()
-    config = defaults.model_copy(
-        update={"server": defaults.server.model_copy(update={"address": "127.0.0.1:0"})}
-    )
     request = json.dumps(
         {
             "collection": "docs",
@@ -120,7 +121,7 @@ async def test_retrieve_on_the_embedded_demo_collection() -> None:
             "filter": {"type": {"$in": ["md"]}},
         }
     )
-    async with running(config) as demo:
+    async with running(embedded_config()) as demo:
         code, out = await grpcurl(demo, f"{SERVICE}/Retrieve", data=request)
     assert code == 0, out
     documents = json_objects(out)[0]["documents"]

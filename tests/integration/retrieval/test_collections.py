@@ -16,10 +16,9 @@ import yaml
 from orchestrator.v1 import retrieve_pb2
 from orchestrator_server.app import App, StartupError
 from orchestrator_server.cli import main
-from orchestrator_server.config import default_config
 from orchestrator_server.config.retrieval import IndexOptions
 from orchestrator_server.retrieval.manifest import MANIFEST_FILE
-from tests.helpers import error_reason, make_config, mock_provider, running
+from tests.helpers import embedded_config, error_reason, make_config, mock_provider, running
 from tests.integration.retrieval.kb import abuild, collection, write_sources
 
 QUERY = retrieve_pb2.RetrieveRequest(collection="kb", query="apple banana cherry", k=3)
@@ -186,10 +185,7 @@ async def test_approximate_indexes_answer_like_the_exact_one(tmp_path: Path, kin
 
 
 async def test_the_embedded_config_serves_the_demo_collection() -> None:
-    config = default_config().model_copy(
-        update={"server": default_config().server.model_copy(update={"address": "127.0.0.1:0"})}
-    )
-    async with running(config) as server:
+    async with running(embedded_config()) as server:
         reply = await server.stub.Retrieve(
             retrieve_pb2.RetrieveRequest(
                 collection="docs", query="how does fallback between providers work", k=3
