@@ -11,12 +11,12 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from orchestrator.v1 import admin_pb2_grpc, orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.api.admin import SERVICE_NAME as ADMIN_SERVICE_NAME
 from orchestrator_server.api.admin import AdminServicer
 from orchestrator_server.api.health import SERVING, HealthService
+from orchestrator_server.api.reflection import enable_reflection
 from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.api.telemetry import TelemetryInterceptor
 from orchestrator_server.config.models import Config
@@ -167,8 +167,7 @@ class App:
             services.append(ADMIN_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if self.config.server.reflection:
-            names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
-            reflection.enable_server_reflection(names, server)
+            enable_reflection((*services, health.SERVICE_NAME), server)
         try:
             port = server.add_insecure_port(self.address)
         except RuntimeError as exc:

@@ -66,6 +66,7 @@ async def test_list_shows_service_health_and_reflection(server: Running) -> None
     assert {
         SERVICE,
         "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
     } <= services
 
