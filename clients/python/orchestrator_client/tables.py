@@ -54,7 +54,7 @@ def metrics_table(reply: metrics_pb2.GetMetricsResponse) -> str:
                 str(p.requests_total),
                 str(p.requests_ok),
                 str(p.requests_failed),
-                f"{p.success_rate:.0%}",
+                "-" if p.health == metrics_pb2.HEALTH_STATUS_NO_DATA else f"{p.success_rate:.0%}",
                 ms(p.p50_latency),
                 ms(p.p95_latency),
                 ms(p.time_to_first_token),

@@ -36,6 +36,15 @@ HEALTH = {
     HealthClass.DEGRADED: metrics_pb2.HEALTH_STATUS_DEGRADED,
     HealthClass.UNHEALTHY: metrics_pb2.HEALTH_STATUS_UNHEALTHY,
 }
+
+
+def health_status(snap: ProviderSnapshot) -> metrics_pb2.HealthStatus:
+    """The snapshot's health class, or NO_DATA when nothing in the window backs a HEALTHY."""
+    if snap.health is HealthClass.HEALTHY and snap.recent_samples == 0:
+        return metrics_pb2.HEALTH_STATUS_NO_DATA
+    return HEALTH[snap.health]
+
+
 CIRCUIT = {
     CircuitState.CLOSED: metrics_pb2.CIRCUIT_STATE_CLOSED,
     CircuitState.OPEN: metrics_pb2.CIRCUIT_STATE_OPEN,
@@ -127,7 +136,7 @@ def provider_metrics(snap: ProviderSnapshot) -> metrics_pb2.ProviderMetrics:
         name=snap.name,
         kind=PROVIDER_KINDS.get(snap.kind, common_pb2.PROVIDER_KIND_UNSPECIFIED),
         model=snap.model,
-        health=HEALTH[snap.health],
+        health=health_status(snap),
         requests_total=snap.requests_total,
         requests_ok=snap.requests_ok,
         requests_failed=snap.requests_failed,

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from google.protobuf import timestamp_pb2
 
 from orchestrator.v1 import common_pb2, listing_pb2
-from orchestrator_server.api.convert import CIRCUIT, HEALTH, PROVIDER_KINDS
+from orchestrator_server.api.convert import CIRCUIT, PROVIDER_KINDS, health_status
 from orchestrator_server.config.reload import ListingConfig
 from orchestrator_server.domain.errors import NotFound
 from orchestrator_server.providers.base import Provider
@@ -35,7 +35,7 @@ def list_providers(generation: Generation) -> listing_pb2.ListProvidersResponse:
                 kind=_kind(slot.spec.kind),
                 model=slot.spec.model,
                 models=slot.spec.models,
-                health=HEALTH[snap.health],
+                health=health_status(snap),
                 circuit_state=CIRCUIT[snap.circuit_state],
                 weight=slot.spec.weight,
             )

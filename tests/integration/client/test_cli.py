@@ -72,6 +72,8 @@ async def test_metrics_prints_a_table(server: Running) -> None:
     assert lines[0].startswith("strategy first-available")
     assert lines[1].split()[:3] == ["PROVIDER", "KIND", "MODEL"]
     assert [line.split()[0] for line in lines[2:]] == ["alpha", "beta"]
+    # Never called: no health verdict and no success rate, rather than "healthy 100%".
+    assert lines[2].split()[3:9] == ["no-data", "closed", "0", "0", "0", "-"]
 
 
 async def test_models_prints_provider_model_names(server: Running) -> None:
