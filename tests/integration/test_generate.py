@@ -152,4 +152,5 @@ async def test_cost_follows_the_configured_price() -> None:
     assert paid.cost.currency == "EUR"
     assert paid.cost.amount == pytest.approx((4 * 1.0 + 3 * 2.0) / 1000)
     assert metrics.providers[0].cost.amount == pytest.approx(paid.cost.amount)
-    assert (free.cost.amount, free.cost.currency) == (0.0, "")
+    assert free.HasField("cost")  # the mock is free: a cost of 0, not an unknown one
+    assert (free.cost.amount, free.cost.currency) == (0.0, "USD")

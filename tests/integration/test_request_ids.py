@@ -12,13 +12,13 @@ import pytest
 from google.rpc import error_details_pb2
 
 from orchestrator.v1 import generate_pb2
-from orchestrator_server.api.calls import new_request_id
+from orchestrator_server.domain.ids import uuid7
 from tests.helpers import detail, make_config, mock_provider, running
 
 
 def test_a_generated_id_is_a_uuid7_of_now() -> None:
     before = time.time_ns() // 1_000_000
-    text = new_request_id()
+    text = uuid7()
     after = time.time_ns() // 1_000_000
     value = uuid.UUID(text)
     assert str(value) == text  # the canonical lower-case 8-4-4-4-12 form
@@ -28,7 +28,7 @@ def test_a_generated_id_is_a_uuid7_of_now() -> None:
 
 
 def test_ids_are_unique_and_sort_in_issue_order() -> None:
-    ids = [new_request_id() for _ in range(20_000)]
+    ids = [uuid7() for _ in range(20_000)]
     assert len(set(ids)) == len(ids)
     assert sorted(ids) == ids
 
@@ -38,10 +38,10 @@ def test_a_forked_worker_does_not_repeat_its_parents_ids() -> None:
     pid = os.fork()
     if pid == 0:  # the child: report its next ids and leave at once
         os.close(read)
-        os.write(write, " ".join(new_request_id() for _ in range(3)).encode())
+        os.write(write, " ".join(uuid7() for _ in range(3)).encode())
         os._exit(0)
     os.close(write)
-    parent = {new_request_id() for _ in range(3)}
+    parent = {uuid7() for _ in range(3)}
     with os.fdopen(read) as pipe:
         child = set(pipe.read().split())
     os.waitpid(pid, 0)

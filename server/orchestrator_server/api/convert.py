@@ -70,6 +70,11 @@ def duration(seconds: float | None) -> duration_pb2.Duration | None:
     return out
 
 
+def cost_to_proto(amount: float, currency: str) -> common_pb2.Cost | None:
+    """None (no `cost` in the reply) when the model has no price; a free model's is 0."""
+    return common_pb2.Cost(amount=amount, currency=currency) if currency else None
+
+
 def usage_to_proto(usage: Usage) -> common_pb2.Usage:
     return common_pb2.Usage(
         prompt_tokens=usage.prompt_tokens,
@@ -101,7 +106,7 @@ def generate_response(result: RoutedCompletion, request_id: str) -> generate_pb2
         provider=result.provider,
         model=result.model,
         usage=usage_to_proto(result.usage),
-        cost=common_pb2.Cost(amount=result.cost, currency=result.currency),
+        cost=cost_to_proto(result.cost, result.currency),
         latency=duration(result.latency),
         attempts=attempts_to_proto(result.attempts),
         request_id=request_id,
@@ -123,7 +128,7 @@ def stream_end(event: StreamFinished) -> generate_pb2.GenerateStreamResponse:
         end=generate_pb2.StreamEnd(
             finish_reason=FINISH_REASONS[event.finish_reason],
             usage=usage_to_proto(event.usage),
-            cost=common_pb2.Cost(amount=event.cost, currency=event.currency),
+            cost=cost_to_proto(event.cost, event.currency),
             attempts=attempts_to_proto(event.attempts),
             latency=duration(event.latency),
             time_to_first_token=duration(event.time_to_first_token),
@@ -148,7 +153,7 @@ def provider_metrics(snap: ProviderSnapshot) -> metrics_pb2.ProviderMetrics:
         time_to_first_token=duration(snap.time_to_first_token),
         prompt_tokens=snap.prompt_tokens,
         completion_tokens=snap.completion_tokens,
-        cost=common_pb2.Cost(amount=snap.cost, currency=snap.currency),
+        cost=cost_to_proto(snap.cost, snap.currency),
         circuit_state=CIRCUIT[snap.circuit_state],
         consecutive_failures=snap.consecutive_failures,
         weight=snap.weight,
