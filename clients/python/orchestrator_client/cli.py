@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 the server answered with an error (status and message printed);
 2 usage error (bad flags or values); 3 the server cannot be reached; 4 `validate-key`: the
-provider rejected the key; 130 interrupted.
+provider rejected the key; 5 `validate-key`: the key could not be checked (the provider was
+unreachable, timed out, rate-limited or failed: a verdict on the network, not on the key);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from google.protobuf import json_format, message
 
+from orchestrator.v1 import validate_key_pb2
 from orchestrator_client.connection import DEFAULT_TARGET
 from orchestrator_client.errors import ConnectError, OrchestratorError, Unimplemented
 from orchestrator_client.requests import PROVIDER_KINDS, GenerateOptions, RetrieveOptions
@@ -28,7 +31,25 @@ from orchestrator_client.tables import (
 )
 
 EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
+EXIT_KEY_UNCHECKED, EXIT_INTERRUPTED = 5, 130
+# Verdicts about the provider or the network rather than the key: the key may well be fine.
+UNCHECKED_CODES = frozenset(
+    {
+        validate_key_pb2.VALIDATION_ERROR_CODE_RATE_LIMIT_EXCEEDED,
+        validate_key_pb2.VALIDATION_ERROR_CODE_NETWORK_TIMEOUT,
+        validate_key_pb2.VALIDATION_ERROR_CODE_PROVIDER_ERROR,
+        validate_key_pb2.VALIDATION_ERROR_CODE_VALIDATION_ERROR,
+    }
+)
+# Configured kinds ValidateKey has no check for: named so the CLI can say why.
+UNVALIDATED_KINDS = {
+    "azure-openai": (
+        "ValidateKey cannot check Azure OpenAI keys (its api-key header, resource URL and "
+        "api-version need their own call; see docs/validate-key.md). Configure the provider "
+        "and run `orchestrator check-providers --config FILE`, which calls its health check "
+        "with the key."
+    ),
+}
 ADDRESS_ENV = "ORCHESTRATOR_ADDRESS"
 
 Handler = Callable[[argparse.Namespace], int]
@@ -78,7 +99,9 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     mod.add_argument("--refresh", action="store_true", help="ask the providers again now")
 
     key = sub.add_parser("validate-key", parents=[common], help="check a provider key")
-    key.add_argument("--provider", required=True, choices=sorted(PROVIDER_KINDS))
+    key.add_argument(
+        "--provider", required=True, choices=sorted({*PROVIDER_KINDS, *UNVALIDATED_KINDS})
+    )
     source = key.add_mutually_exclusive_group(required=True)
     source.add_argument("--key-env", metavar="VAR", help="read the key from $VAR")
     source.add_argument("--key-stdin", action="store_true", help="read the key from stdin")
@@ -231,6 +254,8 @@ def _models(args: argparse.Namespace, client: OrchestratorClient) -> int:
 
 
 def _validate_key(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    if args.provider in UNVALIDATED_KINDS:
+        raise UsageError(UNVALIDATED_KINDS[args.provider])
     if args.key_stdin:
         key = sys.stdin.readline().strip()
     else:
@@ -248,16 +273,26 @@ def _validate_key(args: argparse.Namespace, client: OrchestratorClient) -> int:
         iam_token=args.iam_token,
         request_id=args.request_id,
     )
+    unchecked = not reply.valid and reply.error_code in UNCHECKED_CODES
     if args.json:
         _print_json(reply)
     else:
-        verdict = "valid" if reply.valid else "REJECTED"
-        print(f"{args.provider} key {verdict}: {reply.message}")
+        code = validate_key_pb2.ValidationErrorCode.Name(reply.error_code)
+        code = code.removeprefix("VALIDATION_ERROR_CODE_")
+        if reply.valid:
+            print(f"{args.provider} key valid: {reply.message}")
+        elif unchecked:
+            print(f"{args.provider} key NOT CHECKED ({code}): {reply.message}")
+            print("  the provider could not give a verdict; the key itself may be fine")
+        else:
+            print(f"{args.provider} key REJECTED ({code}): {reply.message}")
         if reply.details.detected_scope:
             print(f"  scope {reply.details.detected_scope}")
         if reply.retry_after.ToNanoseconds():
             print(f"  retry after {reply.retry_after.ToNanoseconds() / 1e9:g} s")
-    return EXIT_OK if reply.valid else EXIT_KEY_REJECTED
+    if reply.valid:
+        return EXIT_OK
+    return EXIT_KEY_UNCHECKED if unchecked else EXIT_KEY_REJECTED
 
 
 def _retrieve(args: argparse.Namespace, client: OrchestratorClient) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 
@@ -127,7 +128,11 @@ async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
         server.script(
             "ValidateKey",
             validate_key_pb2.ValidateKeyResponse(valid=True, message="key accepted"),
-            validate_key_pb2.ValidateKeyResponse(valid=False, message="rejected (401)"),
+            validate_key_pb2.ValidateKeyResponse(
+                valid=False,
+                error_code=validate_key_pb2.VALIDATION_ERROR_CODE_INVALID_API_KEY,
+                message="rejected (401)",
+            ),
         )
         document = retrieve_pb2.RetrievedDocument(
             id="a.md#0",
@@ -147,7 +152,7 @@ async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
     assert ok[0] == 0, ok[2]
     assert "gigachat key valid: key accepted" in ok[1]
     assert rejected[0] == 4
-    assert "REJECTED" in rejected[1]
+    assert "openai key REJECTED (INVALID_API_KEY): rejected (401)" in rejected[1]
     assert found[0] == 0, found[2]
     assert "a.md#0" in found[1]
     assert "Breakers open after failures." in found[1]
@@ -183,3 +188,36 @@ async def test_validate_key_and_retrieve_against_the_real_server() -> None:
     assert found[1].count(".md#") >= 2
     assert missing[0] == 1
     assert "NOT_FOUND" in missing[2]
+
+
+async def test_validate_key_that_cannot_reach_the_provider_is_not_a_rejection() -> None:
+    """Exit 5 and NOT CHECKED when the provider gave no verdict (here: nothing listens at
+    the allowed base URL), 4 only when it rejected the key; azure-openai is named and
+    explained rather than missing."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # free again once closed
+    config = make_config(
+        mock_provider("alpha"),
+        validate_key={"official_endpoints": False, "allowed_base_urls": {"openai": [closed]}},
+    )
+    async with running(config) as server:
+        address = ["--address", server.target]
+        unreachable = await orchestrator(
+            "validate-key", "--provider", "openai", "--base-url", closed, "--key-stdin",
+            *address, stdin=b"sk-test\n",
+        )  # fmt: skip
+        failing = await orchestrator(
+            "validate-key", "--provider", "mock", "--key-stdin", *address, stdin=b"error-key\n"
+        )
+        azure = await orchestrator(
+            "validate-key", "--provider", "azure-openai", "--key-stdin", *address, stdin=b"k\n"
+        )
+    assert unreachable[0] == 5, unreachable
+    assert "openai key NOT CHECKED (" in unreachable[1]
+    assert "REJECTED" not in unreachable[1]
+    assert failing[0] == 5, failing
+    assert "NOT CHECKED (PROVIDER_ERROR)" in failing[1]
+    assert azure[0] == 2
+    assert "cannot check Azure OpenAI keys" in azure[2]
+    assert "check-providers" in azure[2]
