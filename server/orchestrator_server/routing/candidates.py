@@ -49,6 +49,17 @@ def _invalid_model(description: str) -> InvalidRequest:
     return InvalidRequest([FieldViolation("model", description)])
 
 
+_LISTED = 20  # names quoted in a NOT_FOUND message; ListModels has them all
+
+
+def _listing(label: str, names: Sequence[str]) -> str:
+    if not names:
+        return f"{label}: none"
+    shown = ", ".join(names[:_LISTED])
+    more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+    return f"{label}: {shown}{more}"
+
+
 class CandidateResolver:
     def __init__(
         self, slots: Sequence[Slot], aliases: Mapping[str, Sequence[str]] | None = None
@@ -67,6 +78,14 @@ class CandidateResolver:
         self._aliases = {
             alias: self._alias_targets(alias, targets) for alias, targets in (aliases or {}).items()
         }
+        # What a caller who named something unknown can use instead, said once here.
+        served = [
+            f"{s.name}/{m}" for s in slots for m in dict.fromkeys((s.spec.model, *s.spec.models))
+        ]
+        self._model_hint = "; ".join(
+            [_listing("models", served), _listing("aliases", list(self._aliases))]
+        )
+        self._provider_hint = _listing("providers", list(self._slots))
 
     def _alias_targets(self, alias: str, targets: Sequence[str]) -> tuple[Candidate, ...]:
         found: list[Candidate] = []
@@ -99,7 +118,7 @@ class CandidateResolver:
             if served:
                 return served
             raise NotFound(
-                f"unknown provider {provider!r} in model {model!r}",
+                f"unknown provider {provider!r} in model {model!r}; {self._provider_hint}",
                 field="model",
                 resource_type="provider",
                 name=provider,
@@ -118,7 +137,7 @@ class CandidateResolver:
         if served:
             return served
         raise NotFound(
-            f"no provider serves model or alias {model!r}",
+            f"no provider serves model or alias {model!r}; {self._model_hint}",
             field="model",
             resource_type="model",
             name=model,
@@ -128,7 +147,7 @@ class CandidateResolver:
         slot = self._slots.get(provider)
         if slot is None:
             raise NotFound(
-                f"unknown provider {provider!r}",
+                f"unknown provider {provider!r}; {self._provider_hint}",
                 field="provider",
                 resource_type="provider",
                 name=provider,

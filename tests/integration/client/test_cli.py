@@ -99,6 +99,12 @@ async def test_server_error_exits_1_with_status_and_fields(server: Running) -> N
     assert code == 1
     assert "UNAVAILABLE" in err
     assert "tried beta/m-2: failed unavailable" in err
+    code, _, err = await orchestrator(
+        "generate", "hi", "--model", "nope", "--address", server.target
+    )
+    assert code == 1
+    assert "NOT_FOUND" in err
+    assert "models: alpha/m-1, beta/m-2; aliases: none" in err
 
 
 async def test_no_server_exits_3(server: Running) -> None:
