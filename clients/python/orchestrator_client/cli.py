@@ -209,14 +209,23 @@ def _generate(args: argparse.Namespace, client: OrchestratorClient) -> int:
             print(summary, file=sys.stderr)
         return EXIT_OK
     with client.stream(prompt, request_id=args.request_id, **options) as stream:
-        for n, text in enumerate(stream):
-            if args.json:  # one JSON object per event, as they arrive
-                if n == 0 and stream.start is not None:
-                    _print_json_line({"start": json_format.MessageToDict(stream.start)})
-                _print_json_line({"delta": {"text": text}})
-            else:
-                sys.stdout.write(text)
-                sys.stdout.flush()
+        last = "\n"  # the last character written to stdout, as far as this command knows
+        try:
+            for n, text in enumerate(stream):
+                if args.json:  # one JSON object per event, as they arrive
+                    if n == 0 and stream.start is not None:
+                        _print_json_line({"start": json_format.MessageToDict(stream.start)})
+                    _print_json_line({"delta": {"text": text}})
+                elif text:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                    last = text[-1]
+        except OrchestratorError:
+            # The partial text ends its own line, so the error (on stderr) starts a new one
+            # on a terminal, and a script reading stdout still gets a complete last line.
+            if last != "\n":
+                print(flush=True)
+            raise
         if args.json:
             if stream.end is not None:
                 _print_json_line({"end": json_format.MessageToDict(stream.end)})

@@ -227,3 +227,20 @@ async def test_validate_key_that_cannot_reach_the_provider_is_not_a_rejection() 
     assert azure[0] == 2
     assert "cannot check Azure OpenAI keys" in azure[2]
     assert "check-providers" in azure[2]
+
+
+async def test_a_stream_failing_part_way_ends_the_partial_line_before_the_error() -> None:
+    config = make_config(
+        mock_provider("a", mode="fail-after-n-chunks", fail_after_chunks=2, reply="a b c d"),
+    )
+    async with running(config) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestrator_server", "generate", "hi", "--stream",
+            "--address", server.target,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1
+    first, second, *_ = out.decode().splitlines()
+    assert first == "a b"  # the partial text, on a line of its own
+    assert second.startswith("orchestrator: the server answered UNAVAILABLE")
