@@ -151,7 +151,8 @@ def _check_providers(args: argparse.Namespace) -> int:
             await asyncio.gather(*(p.aclose() for p in providers))
         for r in results:
             verdict = "ok" if r.ok else f"FAILED {r.error_code}: {r.message}"
-            print(f"  {r.provider:<20} {r.kind:<13} {r.latency * 1000:7.0f} ms  {verdict}")
+            where = f"  ({r.endpoint})" if r.endpoint else ""
+            print(f"  {r.provider:<20} {r.kind:<13} {r.latency * 1000:7.0f} ms  {verdict}{where}")
         return all(r.ok for r in results)
 
     ok = asyncio.run(run())
