@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 import yaml
+from google.protobuf import json_format
 
 from orchestrator.v1 import retrieve_pb2
 from orchestrator_server.app import App, StartupError
@@ -194,3 +196,21 @@ async def test_the_embedded_config_serves_the_demo_collection() -> None:
     assert len(reply.documents) == 3
     assert all(d.content and d.metadata["source"] for d in reply.documents)
     assert reply.documents[0].score > 0
+
+
+def docs_filter_example() -> retrieve_pb2.RetrieveRequest:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "retrieval.md").read_text()
+    example = re.search(r"-d '(\{\n  \"collection\": \"docs\".*?\})' localhost", text, re.S)
+    assert example is not None
+    return json_format.Parse(example.group(1), retrieve_pb2.RetrieveRequest())
+
+
+async def test_the_docs_filter_example_matches_the_demo_collection() -> None:
+    """docs/retrieval.md's `$in` example names sources as the demo index stores them."""
+    request = docs_filter_example()
+    async with running(embedded_config()) as server:
+        reply = await server.stub.Retrieve(request)
+    assert len(reply.documents) == request.k
+    for doc in reply.documents:
+        assert doc.metadata["source"] in ("docs/routing.md", "README.md")
+        assert doc.metadata["chunk"] < 10
