@@ -73,6 +73,7 @@ class App:
             raise StartupError(str(exc)) from None
         self.generations = Generations(first)
         path = None if config_path is None else Path(config_path)
+        self._config_path = path
         self.reloader = Reloader(self.generations, config_path=path)
         self.catalog = ModelCatalog()
         self.key_validation = KeyValidationService(config.validate_key, config.providers)
@@ -124,7 +125,11 @@ class App:
     async def start(self) -> int:
         limits = self.config.server.limits
         try:
-            self.collections = await Collections.load(self.config.retrieval, self.config.providers)
+            self.collections = await Collections.load(
+                self.config.retrieval,
+                self.config.providers,
+                config_path=None if self._config_path is None else str(self._config_path),
+            )
         except CollectionLoadError as exc:
             raise StartupError(str(exc)) from None
         telemetry = self.telemetry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -9,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from orchestrator_server.config.base import ProviderName, Strict
 
 CollectionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+BUILTIN_PREFIX = "builtin:"  # an index shipped inside the package
 
 
 class HashingEmbedderConfig(Strict):
@@ -78,7 +80,8 @@ class CollectionConfig(Strict):
     name: CollectionName
     path: str = Field(
         min_length=1,
-        description="index folder; 'builtin:NAME' is an index shipped inside the package",
+        description="index folder (relative: to the config file's folder); 'builtin:NAME' is "
+        "an index shipped inside the package",
     )
     embedder: EmbedderConfig
     index: IndexOptions = Field(default_factory=IndexOptions)  # type: ignore[arg-type]
@@ -88,6 +91,14 @@ class CollectionConfig(Strict):
         description="false: a missing or broken index marks the collection unavailable "
         "(Retrieve answers FAILED_PRECONDITION) instead of stopping the start",
     )
+
+
+def anchored(path: str, base: Path) -> str:
+    """A collection path as the server should read it: relative ones are relative to `base`
+    (the config file's folder), not to wherever the server happens to be started."""
+    if path.startswith(BUILTIN_PREFIX) or Path(path).expanduser().is_absolute():
+        return path
+    return str(base / path)
 
 
 class RetrievalConfig(Strict):
@@ -104,3 +115,10 @@ class RetrievalConfig(Strict):
                 raise ValueError(f"collection name {c.name!r} is used twice")
             seen.add(c.name)
         return collections
+
+    def anchored(self, base: Path) -> RetrievalConfig:
+        """This section with relative collection paths made relative to `base`."""
+        collections = [
+            c.model_copy(update={"path": anchored(c.path, base)}) for c in self.collections
+        ]
+        return self.model_copy(update={"collections": collections})

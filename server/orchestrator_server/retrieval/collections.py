@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.retrieval import (
+    BUILTIN_PREFIX,
     CollectionConfig,
     LocalEmbedderConfig,
     ProviderEmbedderConfig,
@@ -38,7 +39,12 @@ from orchestrator_server.retrieval.batching import Batcher
 from orchestrator_server.retrieval.embedders.base import Embedder, Purpose, SyncEmbedder, Vectors
 from orchestrator_server.retrieval.embedders.factory import build_embedder
 from orchestrator_server.retrieval.filters import Predicate, compile_filter
-from orchestrator_server.retrieval.manifest import IndexLoadError, Manifest, check_embedder
+from orchestrator_server.retrieval.manifest import (
+    IndexLoadError,
+    IndexMissing,
+    Manifest,
+    check_embedder,
+)
 from orchestrator_server.retrieval.types import Passage, RetrieveQuery, RetrieveResult
 
 if TYPE_CHECKING:
@@ -46,7 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUILTIN_PREFIX = "builtin:"
 DEFAULT_EMBED_TIMEOUT = 30.0
 
 
@@ -55,11 +60,13 @@ class CollectionLoadError(Exception):
 
 
 def resolve_path(path: str) -> Path:
-    """An index folder; 'builtin:NAME' is one shipped inside this package (read-only)."""
+    """An index folder, absolute; 'builtin:NAME' is one shipped inside this package
+    (read-only). A config file's relative paths are already relative to its folder
+    (config.load_config); others (the embedded config, ApplyConfig) to the working one."""
     if path.startswith(BUILTIN_PREFIX):
         name = path.removeprefix(BUILTIN_PREFIX)
         return Path(str(resources.files("orchestrator_server.retrieval") / "builtin" / name))
-    return Path(path).expanduser()
+    return Path(path).expanduser().absolute()
 
 
 Search = tuple[RetrieveQuery, Predicate | None]
@@ -128,10 +135,15 @@ class Collections:
 
     @classmethod
     async def load(
-        cls, config: RetrievalConfig, providers: Sequence[ProviderConfig]
+        cls,
+        config: RetrievalConfig,
+        providers: Sequence[ProviderConfig],
+        *,
+        config_path: str | None = None,
     ) -> Collections:
         """Loads every collection. A required one that fails raises CollectionLoadError;
-        an optional one is kept, unavailable, with the reason logged."""
+        an optional one is kept, unavailable, with the reason logged. A missing index's
+        message says how to build it (with `config_path` in the command, if known)."""
         executor = ThreadPoolExecutor(config.workers, thread_name_prefix="retrieval")
         loaded: list[Collection] = []
         try:
@@ -142,6 +154,8 @@ class Collections:
                     await _load_one(collection, config, providers, executor, i)
                 except (IndexLoadError, ProviderSetupError, ImportError, OSError) as exc:
                     problem = f"collection {c.name!r}: {exc}"
+                    if isinstance(exc, IndexMissing):
+                        problem += "; " + _build_hint(c.name, config_path)
                     if c.required:
                         raise CollectionLoadError(problem) from None
                     collection.problem = problem
@@ -223,6 +237,14 @@ async def _load_one(
         manifest.chunks,
         manifest.index_type,
         manifest.embedder.describe(),
+    )
+
+
+def _build_hint(name: str, config_path: str | None) -> str:
+    config = config_path or "YOUR-CONFIG.yaml"
+    return (
+        f"build it with: orchestrator index build --collection {name} --from DOCUMENTS "
+        f"--config {config}"
     )
 
 

@@ -20,6 +20,10 @@ class IndexLoadError(Exception):
     """An index that cannot be used: missing, unreadable, or built by another embedder."""
 
 
+class IndexMissing(IndexLoadError):
+    """There is no index at the path at all (as opposed to a broken one)."""
+
+
 class EmbedderMismatch(IndexLoadError):
     """The configured embedder is not the one that built the index."""
 
@@ -68,7 +72,7 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise IndexLoadError(f"no index at {folder} ({MANIFEST_FILE} is missing)") from None
+            raise IndexMissing(f"no index at {folder} ({MANIFEST_FILE} is missing)") from None
         except (OSError, ValueError) as exc:
             raise IndexLoadError(f"{path} is unreadable: {exc}") from None
         try:
