@@ -230,9 +230,11 @@ async def serve(
     address: str | None = None,
     config_path: str | Path | None = None,
     metrics_address: str | None = None,
+    pid_file: str | Path | None = None,
 ) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads
-    `config_path` and applies it without dropping calls in flight."""
+    `config_path` and applies it without dropping calls in flight. `pid_file` holds the
+    process id while the server listens (written once it does, removed when it stops)."""
     # Raises StartupError for a missing key or a port in use.
     app = App(config, address=address, config_path=config_path, metrics_address=metrics_address)
     await app.start()
@@ -254,10 +256,40 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, app.reloader.reload_in_background, "SIGHUP")
-    await stop.wait()
-    log.info(
-        "shutting down: refusing new calls, in-flight calls get %.1f s",
-        config.server.grace_period,
-    )
-    await app.stop()
-    log.info("stopped")
+    # Only now, with SIGHUP handled: a reload sent as soon as the file appears must not
+    # meet the default action (which ends the process).
+    pid_path = None if pid_file is None else Path(pid_file)
+    if pid_path is not None:
+        try:
+            write_pid_file(pid_path)
+        except OSError as exc:
+            await app.stop(grace=0)
+            raise StartupError(f"cannot write the pid file {pid_path}: {exc.strerror}") from None
+        log.info("pid %d in %s", os.getpid(), pid_path)
+    try:
+        await stop.wait()
+        log.info(
+            "shutting down: refusing new calls, in-flight calls get %.1f s",
+            config.server.grace_period,
+        )
+        await app.stop()
+        log.info("stopped")
+    finally:
+        if pid_path is not None:
+            remove_pid_file(pid_path)
+
+
+def write_pid_file(path: Path) -> None:
+    # Written beside and renamed into place, so a reader never sees half a number.
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(f"{os.getpid()}\n", encoding="ascii")
+    partial.replace(path)
+
+
+def remove_pid_file(path: Path) -> None:
+    """Removes the file if it still names this process (another server may have taken it)."""
+    try:
+        if path.read_text(encoding="ascii").strip() == str(os.getpid()):
+            path.unlink()
+    except OSError:
+        pass

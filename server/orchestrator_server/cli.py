@@ -53,6 +53,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
         help="HOST:PORT for Prometheus' GET /metrics, or 'off' (overrides telemetry.metrics)",
     )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--pid-file",
+        metavar="FILE",
+        help="write the server's pid to FILE while it runs (for kill -HUP, orchestrator reload)",
+    )
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("file")
@@ -100,6 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
                 address=args.address,
                 config_path=args.config,
                 metrics_address=args.metrics_address,
+                pid_file=args.pid_file,
             )
         )
     except StartupError as exc:

@@ -1,4 +1,5 @@
-"""`orchestrator generate | metrics | models | validate-key | retrieve`: the client from a shell.
+"""`orchestrator generate | metrics | models | validate-key | retrieve | reload`: the client
+from a shell.
 
 Exit codes: 0 success; 1 the server answered with an error (status and message printed);
 2 usage error (bad flags or values); 3 the server cannot be reached; 4 `validate-key`: the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +30,7 @@ from orchestrator_client.tables import (
     generation_summary,
     metrics_table,
     models_table,
+    reload_summary,
 )
 
 EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4
@@ -120,7 +123,23 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     ret.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     ret.add_argument("--score-threshold", type=float)
 
+    rel = sub.add_parser(
+        "reload",
+        parents=[common],
+        help="make a running server re-read its config file (AdminService, or SIGHUP)",
+    )
+    rel.add_argument(
+        "--pid-file",
+        metavar="FILE",
+        help="send SIGHUP to the pid in FILE (`serve --pid-file`) instead of calling the server",
+    )
+    rel.add_argument("--validate-only", action="store_true", help="check the file, apply nothing")
+    rel.add_argument(
+        "--no-preserve-metrics", action="store_true", help="start every provider's stats afresh"
+    )
+
     return {
+        "reload": _guarded(_reload),
         "generate": _guarded(_generate),
         "metrics": _guarded(_metrics),
         "models": _guarded(_models),
@@ -302,6 +321,39 @@ def _validate_key(args: argparse.Namespace, client: OrchestratorClient) -> int:
     if reply.valid:
         return EXIT_OK
     return EXIT_KEY_UNCHECKED if unchecked else EXIT_KEY_REJECTED
+
+
+def _reload(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    if args.pid_file:
+        return _signal_reload(args.pid_file)
+    reply = client.reload_config(
+        preserve_metrics=not args.no_preserve_metrics,
+        validate_only=args.validate_only,
+        request_id=args.request_id,
+    )
+    if args.json:
+        _print_json(reply)
+    else:
+        print(reload_summary(reply.result))
+    return EXIT_OK
+
+
+def _signal_reload(pid_file: str) -> int:
+    try:
+        with open(pid_file, encoding="ascii") as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read a pid from {pid_file}: {exc}") from None
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        print(f"orchestrator: no process {pid} (from {pid_file}): is the server running?",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CONNECT
+    except PermissionError:
+        raise UsageError(f"not allowed to signal process {pid} (from {pid_file})") from None
+    print(f"sent SIGHUP to {pid}; the server logs whether the reload was applied")
+    return EXIT_OK
 
 
 def _retrieve(args: argparse.Namespace, client: OrchestratorClient) -> int:
