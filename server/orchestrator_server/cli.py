@@ -1,4 +1,4 @@
-"""`orchestrator serve | check-config | check-providers | health-check`, plus the client
+"""`orchestrator serve | check-config | check-providers | health-check | config`, plus the client
 commands (`generate | metrics | validate-key | retrieve`, from orchestrator_client.cli)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from orchestrator_client.cli import add_client_commands
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
+from orchestrator_server.config.providers import PROVIDER_KINDS
 from orchestrator_server.config.telemetry import ADDRESS_PATTERN
 from orchestrator_server.retrieval.cli import add_index_parser, run_index
 
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": _check_config,
         "check-providers": _check_providers,
         "health-check": _health_check,
+        "config": _describe_config,
         **client_commands,
         "index": run_index,
     }
@@ -67,6 +69,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     )
     providers.add_argument("--config", help="YAML config file (default: the embedded one)")
     providers.add_argument("--timeout", type=float, default=10.0, help="seconds per provider")
+
+    describe = sub.add_parser("config", help="describe the configuration file's format")
+    what = describe.add_subparsers(dest="config_command", required=True)
+    what.add_parser("schema", help="print a JSON Schema of the configuration file")
+    defaults = what.add_parser("defaults", help="print every key with its default, as YAML")
+    defaults.add_argument(
+        "--provider", metavar="KIND", choices=PROVIDER_KINDS, help="a provider entry of KIND"
+    )
 
     probe = sub.add_parser("health-check", help="ask a running server's gRPC health service")
     probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
@@ -133,6 +143,16 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"  provider    {p.name}: {p.kind} {p.model}{key}{state}")
     for alias, targets in config.aliases.items():
         print(f"  alias       {alias} -> {', '.join(targets)}")
+    return 0
+
+
+def _describe_config(args: argparse.Namespace) -> int:
+    from orchestrator_server.config.describe import defaults_text, schema_text
+
+    if args.config_command == "schema":
+        sys.stdout.write(schema_text())
+    else:
+        sys.stdout.write(defaults_text(args.provider))
     return 0
 
 

@@ -29,7 +29,7 @@ class ProviderBase(Strict):
     retries: int = Field(1, ge=0, le=10)
     weight: float = Field(1.0, ge=0)
     price: PriceConfig | None = Field(
-        None, description="none: the built-in table's price for the model, else free"
+        None, description="none: the built-in table's price for the model, else no price"
     )
     prices: dict[str, PriceConfig] = Field(
         default_factory=dict, description="model -> price, overriding `price` for that model"
