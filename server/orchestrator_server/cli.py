@@ -125,10 +125,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    """Exit 1 for what `serve` would refuse: an invalid file, or (in this environment) an
+    unset key or token variable, a missing index. Warnings leave it at 0."""
+    from orchestrator_server.preflight import preflight
+
     try:
         config = load_config(args.file)
     except ConfigError as exc:
         _print_config_error(exc)
+        return 1
+    findings = preflight(config, args.file)
+    fatal = [f.problem for f in findings if f.fatal]
+    if fatal:
+        print(
+            f"{args.file}: valid, but `serve` would not start in this environment", file=sys.stderr
+        )
+        for problem in fatal:
+            print(f"  {problem}", file=sys.stderr)
         return 1
     print(f"{args.file}: OK")
     print(f"  listen on   {config.server.address}")
@@ -143,6 +156,10 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"  provider    {p.name}: {p.kind} {p.model}{key}{state}")
     for alias, targets in config.aliases.items():
         print(f"  alias       {alias} -> {', '.join(targets)}")
+    for c in config.retrieval.collections:
+        print(f"  collection  {c.name}: {c.path}")
+    for f in findings:
+        print(f"  warning     {f.problem}")
     return 0
 
 

@@ -86,7 +86,63 @@ def test_check_config_command(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert "provider    local: mock m" in ok.stdout
     unset = subprocess.run([*run, str(keyed)], capture_output=True, text=True, check=False)
-    assert "$ORCHESTRATOR_TEST_SURELY_UNSET (not set in this environment)" in unset.stdout
+    assert unset.returncode == 1  # serve would refuse it: so does check-config
+    assert (
+        "providers[0].api_key_env: environment variable ORCHESTRATOR_TEST_SURELY_UNSET is not set"
+    ) in unset.stderr
+    assert "on_missing_key: disable" in unset.stderr
     failed = subprocess.run([*run, str(bad)], capture_output=True, text=True, check=False)
     assert failed.returncode == 1
     assert "providers[0].retries" in failed.stderr
+
+
+def test_check_config_agrees_with_serve(tmp_path: Path) -> None:
+    """What check-config calls fatal stops serve with the same words; what it calls a
+    warning (a key with on_missing_key: disable, an optional missing index) does not."""
+    unset = "ORCHESTRATOR_TEST_SURELY_UNSET"
+    entry = f"  - {{name: gone, kind: ollama, model: m, api_key_env: {unset}}}\n"
+    run = [sys.executable, "-m", "orchestrator_server"]
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*run, *args], capture_output=True, text=True, check=False, timeout=60
+        )
+
+    def check(name: str, text: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+        path = tmp_path / name
+        path.write_text(text)
+        return path, command("check-config", str(path))
+
+    def serve(path: Path) -> subprocess.CompletedProcess[str]:
+        # Only for configurations that must not start: it returns at once.
+        done = command(
+            "serve", "--config", str(path), "--address", "127.0.0.1:0", "--metrics-address", "off"
+        )
+        assert done.returncode == 1
+        return done
+
+    path, checked = check("fail.yaml", VALID + entry)
+    assert checked.returncode == 1
+    problem = f"providers[1].api_key_env: environment variable {unset} is not set"
+    assert problem in checked.stderr
+    assert problem in serve(path).stderr
+
+    path, checked = check("admin.yaml", VALID + "reload: {admin: {token_env: " + unset + "}}\n")
+    assert checked.returncode == 1
+    problem = f"reload.admin.token_env: environment variable {unset} is not set"
+    assert problem in checked.stderr
+    assert problem in serve(path).stderr
+
+    index = "retrieval:\n  collections:\n    - {name: kb, path: ./kb, embedder: {kind: hashing}}\n"
+    path, checked = check("index.yaml", VALID + index)
+    assert checked.returncode == 1
+    assert f"retrieval.collections[0].path: no index at {tmp_path / 'kb'}" in checked.stderr
+    assert f"no index at {tmp_path / 'kb'}" in serve(path).stderr
+
+    disabled = VALID + entry.replace("}", ", on_missing_key: disable}")
+    optional = index.replace("}}", "}, required: false}")
+    _, checked = check("warn.yaml", disabled + optional)
+    assert checked.returncode == 0, checked.stderr
+    key_problem = f"providers[1].api_key_env: environment variable {unset} is not set"
+    assert f"warning     {key_problem}: gone starts disabled (on_missing_key)" in checked.stdout
+    assert "(required: false, so it starts unavailable)" in checked.stdout

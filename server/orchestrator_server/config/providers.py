@@ -73,6 +73,11 @@ class HttpProviderBase(ProviderBase):
     api_key_env: EnvVarName | None = Field(
         None, description="name of the environment variable holding the key (never the key)"
     )
+    on_missing_key: Literal["fail", "disable"] = Field(
+        "fail",
+        description="api_key_env names an unset variable: fail (the server does not start, a "
+        "reload is rejected) or disable this provider with a warning until a reload finds it",
+    )
     verify_ssl: bool = Field(True, description="false only for development; logged loudly")
     ca_bundle: FilePath | None = Field(None, description="extra PEM CA certificates to trust")
     headers: dict[str, str] = Field(default_factory=dict, description="extra, non-secret headers")

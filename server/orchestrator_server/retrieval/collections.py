@@ -155,7 +155,7 @@ class Collections:
                 except (IndexLoadError, ProviderSetupError, ImportError, OSError) as exc:
                     problem = f"collection {c.name!r}: {exc}"
                     if isinstance(exc, IndexMissing):
-                        problem += "; " + _build_hint(c.name, config_path)
+                        problem += "; " + build_hint(c.name, config_path)
                     if c.required:
                         raise CollectionLoadError(problem) from None
                     collection.problem = problem
@@ -240,7 +240,7 @@ async def _load_one(
     )
 
 
-def _build_hint(name: str, config_path: str | None) -> str:
+def build_hint(name: str, config_path: str | None) -> str:
     config = config_path or "YOUR-CONFIG.yaml"
     return (
         f"build it with: orchestrator index build --collection {name} --from DOCUMENTS "
