@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator_server.app import App, StartupError
+from orchestrator_server.cli import main
 from orchestrator_server.config import ConfigError, default_config, load_config, parse_config
 
 VALID = """
@@ -96,53 +98,53 @@ def test_check_config_command(tmp_path: Path) -> None:
     assert "providers[0].retries" in failed.stderr
 
 
-def test_check_config_agrees_with_serve(tmp_path: Path) -> None:
-    """What check-config calls fatal stops serve with the same words; what it calls a
-    warning (a key with on_missing_key: disable, an optional missing index) does not."""
+async def test_check_config_agrees_with_serve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What check-config calls fatal stops the server with the same words (the StartupError
+    `serve` prints); what it calls a warning (a key with on_missing_key: disable, an
+    optional missing index) does not."""
     unset = "ORCHESTRATOR_TEST_SURELY_UNSET"
     entry = f"  - {{name: gone, kind: ollama, model: m, api_key_env: {unset}}}\n"
-    run = [sys.executable, "-m", "orchestrator_server"]
 
-    def command(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*run, *args], capture_output=True, text=True, check=False, timeout=60
-        )
-
-    def check(name: str, text: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    def check(name: str, text: str) -> tuple[Path, int, str, str]:
         path = tmp_path / name
         path.write_text(text)
-        return path, command("check-config", str(path))
+        code = main(["check-config", str(path)])
+        out, err = capsys.readouterr()
+        return path, code, out, err
 
-    def serve(path: Path) -> subprocess.CompletedProcess[str]:
-        # Only for configurations that must not start: it returns at once.
-        done = command(
-            "serve", "--config", str(path), "--address", "127.0.0.1:0", "--metrics-address", "off"
-        )
-        assert done.returncode == 1
-        return done
+    async def serve(path: Path) -> str:
+        with pytest.raises(StartupError) as caught:
+            app = App(load_config(path), config_path=path)
+            await app.start()
+        return str(caught.value)
 
-    path, checked = check("fail.yaml", VALID + entry)
-    assert checked.returncode == 1
+    path, code, _, err = check("fail.yaml", VALID + entry)
+    assert code == 1
     problem = f"providers[1].api_key_env: environment variable {unset} is not set"
-    assert problem in checked.stderr
-    assert problem in serve(path).stderr
+    assert problem in err
+    assert problem in await serve(path)
 
-    path, checked = check("admin.yaml", VALID + "reload: {admin: {token_env: " + unset + "}}\n")
-    assert checked.returncode == 1
+    path, code, _, err = check(
+        "admin.yaml", VALID + "reload: {admin: {token_env: " + unset + "}}\n"
+    )
+    assert code == 1
     problem = f"reload.admin.token_env: environment variable {unset} is not set"
-    assert problem in checked.stderr
-    assert problem in serve(path).stderr
+    assert problem in err
+    assert problem in await serve(path)
 
     index = "retrieval:\n  collections:\n    - {name: kb, path: ./kb, embedder: {kind: hashing}}\n"
-    path, checked = check("index.yaml", VALID + index)
-    assert checked.returncode == 1
-    assert f"retrieval.collections[0].path: no index at {tmp_path / 'kb'}" in checked.stderr
-    assert f"no index at {tmp_path / 'kb'}" in serve(path).stderr
+    path, code, _, err = check("index.yaml", VALID + index)
+    assert code == 1
+    problem = f"no index at {tmp_path / 'kb'}"
+    assert f"retrieval.collections[0].path: {problem}" in err
+    assert problem in await serve(path)
 
     disabled = VALID + entry.replace("}", ", on_missing_key: disable}")
     optional = index.replace("}}", "}, required: false}")
-    _, checked = check("warn.yaml", disabled + optional)
-    assert checked.returncode == 0, checked.stderr
+    _, code, out, err = check("warn.yaml", disabled + optional)
+    assert code == 0, err
     key_problem = f"providers[1].api_key_env: environment variable {unset} is not set"
-    assert f"warning     {key_problem}: gone starts disabled (on_missing_key)" in checked.stdout
-    assert "(required: false, so it starts unavailable)" in checked.stdout
+    assert f"warning     {key_problem}: gone starts disabled (on_missing_key)" in out
+    assert "(required: false, so it starts unavailable)" in out

@@ -1,19 +1,22 @@
-"""A collection's relative `path` is relative to the config file, whoever starts the server
-from wherever; a missing index is a start-up error naming its absolute path and the command
-that builds it."""
+"""A collection's relative `path` is relative to the config file, not to the working
+directory; a missing index is a start-up error naming its absolute path and the command that
+builds it."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
+import os
 from pathlib import Path
 
-import grpc
+import pytest
 import yaml
 
-from orchestrator.v1 import orchestrator_service_pb2_grpc, retrieve_pb2
+from orchestrator.v1 import retrieve_pb2
+from orchestrator_server.app import App, StartupError
+from orchestrator_server.cli import main
+from orchestrator_server.config import load_config
+from tests.helpers import running
 from tests.integration.retrieval.kb import DIMENSION, write_sources
-from tests.serving import LIMIT, serving, start_serving
 
 
 def write_config(folder: Path, index_path: str) -> Path:
@@ -34,35 +37,19 @@ def write_config(folder: Path, index_path: str) -> Path:
     return path
 
 
-async def orchestrator(*args: str, cwd: Path) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator_server", *args, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(process.communicate(), LIMIT)
-    assert process.returncode is not None
-    return process.returncode, out.decode()
-
-
 async def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
-    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    project = tmp_path / "project"
     sources = write_sources(project / "sources")
     config = write_config(project, "./indexes/kb")
-    code, out = await orchestrator(
-        "index", "build", "--collection", "kb", "--from", str(sources),
-        "--config", str(config), "--quiet", cwd=elsewhere,
-    )  # fmt: skip
-    assert code == 0, out
+    assert not Path.cwd().is_relative_to(tmp_path)  # the working directory is elsewhere
+    argv = ["index", "build", "--collection", "kb", "--from", str(sources)]
+    # The CLI runs its own event loop, so it gets a thread of its own here.
+    assert await asyncio.to_thread(main, [*argv, "--config", str(config), "--quiet"]) == 0
     assert (project / "indexes" / "kb" / "manifest.json").is_file()
-    assert not (elsewhere / "indexes").exists()
+    assert not os.path.exists("indexes/kb")  # noqa: ASYNC240 - a stat, once
 
-    async with (
-        serving("--config", str(config), cwd=elsewhere) as server,
-        grpc.aio.insecure_channel(server.target) as channel,
-    ):
-        stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
-        reply = await stub.Retrieve(
+    async with running(load_config(config)) as server:
+        reply = await server.stub.Retrieve(
             retrieve_pb2.RetrieveRequest(collection="kb", query="apple banana", k=1)
         )
     assert reply.documents[0].id.startswith("fruit-")
@@ -72,16 +59,12 @@ async def test_a_missing_index_names_its_absolute_path_and_the_build_command(
     tmp_path: Path,
 ) -> None:
     config = write_config(tmp_path, "indexes/missing")
-    server = await start_serving(
-        ["--config", str(config), "--address", "127.0.0.1:0", "--metrics-address", "off"],
-        cwd=Path("/"),
-    )
-    code = await asyncio.wait_for(server.process.wait(), LIMIT)
-    await server.stop()
-    assert code == 1
+    app = App(load_config(config), config_path=config)
+    with pytest.raises(StartupError) as caught:
+        await app.start()
     expected = tmp_path / "indexes" / "missing"
-    assert f"collection 'kb': no index at {expected} (manifest.json is missing)" in server.log
-    assert (
-        "build it with: orchestrator index build --collection kb --from DOCUMENTS "
+    assert str(caught.value) == (
+        f"collection 'kb': no index at {expected} (manifest.json is missing); "
+        f"build it with: orchestrator index build --collection kb --from DOCUMENTS "
         f"--config {config}"
-    ) in server.log
+    )
