@@ -29,13 +29,14 @@ from orchestrator.v1 import retrieve_pb2 as orchestrator_dot_v1_dot_retrieve__pb
 from orchestrator.v1 import validate_key_pb2 as orchestrator_dot_v1_dot_validate__key__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*orchestrator/v1/orchestrator_service.proto\x12\x0forchestrator.v1\x1a\x1eorchestrator/v1/generate.proto\x1a\x1dorchestrator/v1/listing.proto\x1a\x1dorchestrator/v1/metrics.proto\x1a\x1eorchestrator/v1/retrieve.proto\x1a\"orchestrator/v1/validate_key.proto2\x84\x05\n\x13OrchestratorService\x12O\n\x08Generate\x12 .orchestrator.v1.GenerateRequest\x1a!.orchestrator.v1.GenerateResponse\x12\x63\n\x0eGenerateStream\x12&.orchestrator.v1.GenerateStreamRequest\x1a\'.orchestrator.v1.GenerateStreamResponse0\x01\x12X\n\x0bValidateKey\x12#.orchestrator.v1.ValidateKeyRequest\x1a$.orchestrator.v1.ValidateKeyResponse\x12O\n\x08Retrieve\x12 .orchestrator.v1.RetrieveRequest\x1a!.orchestrator.v1.RetrieveResponse\x12U\n\nGetMetrics\x12\".orchestrator.v1.GetMetricsRequest\x1a#.orchestrator.v1.GetMetricsResponse\x12^\n\rListProviders\x12%.orchestrator.v1.ListProvidersRequest\x1a&.orchestrator.v1.ListProvidersResponse\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*orchestrator/v1/orchestrator_service.proto\x12\x0forchestrator.v1\x1a\x1eorchestrator/v1/generate.proto\x1a\x1dorchestrator/v1/listing.proto\x1a\x1dorchestrator/v1/metrics.proto\x1a\x1eorchestrator/v1/retrieve.proto\x1a\"orchestrator/v1/validate_key.proto2\x84\x05\n\x13OrchestratorService\x12O\n\x08Generate\x12 .orchestrator.v1.GenerateRequest\x1a!.orchestrator.v1.GenerateResponse\x12\x63\n\x0eGenerateStream\x12&.orchestrator.v1.GenerateStreamRequest\x1a\'.orchestrator.v1.GenerateStreamResponse0\x01\x12X\n\x0bValidateKey\x12#.orchestrator.v1.ValidateKeyRequest\x1a$.orchestrator.v1.ValidateKeyResponse\x12O\n\x08Retrieve\x12 .orchestrator.v1.RetrieveRequest\x1a!.orchestrator.v1.RetrieveResponse\x12U\n\nGetMetrics\x12\".orchestrator.v1.GetMetricsRequest\x1a#.orchestrator.v1.GetMetricsResponse\x12^\n\rListProviders\x12%.orchestrator.v1.ListProvidersRequest\x1a&.orchestrator.v1.ListProvidersResponse\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponseB~\n\x16\x63om.llmorchestrator.v1B\x18OrchestratorServiceProtoP\x01Z6llm-orchestrator/gen/go/orchestrator/v1;orchestratorv1\xaa\x02\x0fOrchestrator.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.orchestrator_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\026com.llmorchestrator.v1B\030OrchestratorServiceProtoP\001Z6llm-orchestrator/gen/go/orchestrator/v1;orchestratorv1\252\002\017Orchestrator.V1'
   _globals['_ORCHESTRATORSERVICE']._serialized_start=226
   _globals['_ORCHESTRATORSERVICE']._serialized_end=870
 # @@protoc_insertion_point(module_scope)
