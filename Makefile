@@ -14,7 +14,7 @@ ARGS ?=
 NODE_CLIENT_DEPS := clients/node/node_modules/.installed
 DEPLOY_TOOLS := $(VENV)/.deploy-tools
 
-.PHONY: install run test lint format proto check-proto bench bench-retrieve demo demo-index clean node-deps check-deploy
+.PHONY: install run test lint format proto check-proto bench bench-retrieve bench-retrieval-quality demo demo-index clean node-deps check-deploy
 
 install: $(STAMP)
 
@@ -95,6 +95,11 @@ bench: install
 # approximate index; about ten minutes. ARGS="--skip-large" leaves out the large index.
 bench-retrieve: install
 	$(PY) bench/retrieve.py $(ARGS)
+
+# How well the demo collection answers labelled questions about the docs, per embedder
+# (bench/retrieval/questions.jsonl -> bench/results/retrieval-quality.md); seconds.
+bench-retrieval-quality: install
+	$(PY) bench/retrieval_quality.py $(ARGS)
 
 # The demo collection the embedded config serves, rebuilt from the project's own docs.
 demo-index: install

@@ -48,6 +48,12 @@ def embedded_config() -> Config:
     )
 
 
+def demo_collection() -> dict[str, Any]:
+    """The embedded config's demo collection entry (builtin:docs with its embedder)."""
+    (docs,) = default_config().retrieval.collections
+    return docs.model_dump(mode="json")
+
+
 @dataclass
 class Running:
     app: App

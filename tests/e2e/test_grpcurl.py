@@ -116,7 +116,7 @@ async def test_retrieve_on_the_embedded_demo_collection() -> None:
     request = json.dumps(
         {
             "collection": "docs",
-            "query": "how does fallback work",
+            "query": "when does the gateway fall back to another provider",
             "k": 2,
             "searchType": "SEARCH_TYPE_MMR",
             "filter": {"type": {"$in": ["md"]}},

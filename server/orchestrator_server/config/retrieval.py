@@ -17,6 +17,11 @@ class HashingEmbedderConfig(Strict):
     """Dependency-free feature hashing of words and word pairs: for tests and demos."""
 
     kind: Literal["hashing"]
+    model: Literal["hashing-v1", "hashing-v2"] = Field(
+        "hashing-v2",
+        description="v2: stop words, stemming and IDF fitted on the collection; v1: raw words "
+        "(for indexes built before v2)",
+    )
     dimension: int = Field(384, ge=8, le=65_536)
 
 

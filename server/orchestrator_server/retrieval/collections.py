@@ -7,6 +7,7 @@ go to one bounded thread pool; provider embedders are plain async HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -36,10 +37,17 @@ from orchestrator_server.domain.errors import (
 )
 from orchestrator_server.providers.registry import ProviderSetupError
 from orchestrator_server.retrieval.batching import Batcher
-from orchestrator_server.retrieval.embedders.base import Embedder, Purpose, SyncEmbedder, Vectors
+from orchestrator_server.retrieval.embedders.base import (
+    Embedder,
+    FittedEmbedder,
+    Purpose,
+    SyncEmbedder,
+    Vectors,
+)
 from orchestrator_server.retrieval.embedders.factory import build_embedder
 from orchestrator_server.retrieval.filters import Predicate, compile_filter
 from orchestrator_server.retrieval.manifest import (
+    STATE_FILE,
     IndexLoadError,
     IndexMissing,
     Manifest,
@@ -213,6 +221,8 @@ async def _load_one(
         embedder = build_embedder(c.embedder, providers, executor, where)
     collection.embedder = embedder
     check_embedder(manifest, embedder.info)
+    if isinstance(embedder, FittedEmbedder):
+        await loop.run_in_executor(executor, _load_state, embedder, folder)
     if manifest.index_type != c.index.type:
         log.warning(
             "collection %r: configured as %s but the index on disk is %s; it is served as "
@@ -238,6 +248,22 @@ async def _load_one(
         manifest.index_type,
         manifest.embedder.describe(),
     )
+
+
+def _load_state(embedder: FittedEmbedder, folder: Path) -> None:
+    path = folder / STATE_FILE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if embedder.fitted:
+            return  # an embedder that learns nothing (hashing-v1)
+        raise IndexLoadError(f"{path} is missing; rebuild the index") from None
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"{path} is unreadable: {exc}") from None
+    try:
+        embedder.load_state(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexLoadError(f"{path}: {exc}; rebuild the index") from None
 
 
 def build_hint(name: str, config_path: str | None) -> str:

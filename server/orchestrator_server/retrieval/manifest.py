@@ -12,6 +12,7 @@ from orchestrator_server.retrieval.embedders.base import EmbedderInfo
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.faiss"  # faiss.write_index of the vectors
+STATE_FILE = "embedder.json"  # what a fitted embedder learnt from the collection (its IDF)
 DOCUMENTS_FILE = "documents.jsonl"  # one {"id", "content", "metadata"} per vector, in order
 METRIC = "cosine"  # unit vectors, inner product: score = cosine similarity
 

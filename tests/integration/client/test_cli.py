@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from orchestrator.v1 import retrieve_pb2, validate_key_pb2
-from tests.helpers import Running, make_config, mock_provider, running
+from tests.helpers import Running, demo_collection, make_config, mock_provider, running
 from tests.scripted import scripted_server
 
 
@@ -171,11 +171,7 @@ async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
 async def test_validate_key_and_retrieve_against_the_real_server() -> None:
     config = make_config(
         mock_provider("alpha"),
-        retrieval={
-            "collections": [
-                {"name": "docs", "path": "builtin:docs", "embedder": {"kind": "hashing"}}
-            ]
-        },
+        retrieval={"collections": [demo_collection()]},
     )
     async with running(config) as server:
         address = ["--address", server.target]

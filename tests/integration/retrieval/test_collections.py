@@ -95,7 +95,7 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_a_mismatched_embedder_is_refused_at_start(tmp_path: Path) -> None:
     index = await abuild(tmp_path)
-    wrong_size = {"embedder": {"kind": "hashing", "dimension": 128}}
+    wrong_size = {"embedder": {"kind": "hashing", "model": "hashing-v1", "dimension": 128}}
     with pytest.raises(StartupError) as caught:
         await App(
             make_config(mock_provider("a"), retrieval=_retrieval(index, **wrong_size))

@@ -24,7 +24,7 @@ def build_embedder(
     """Raises ProviderSetupError (bad provider reference, unset key) or
     LocalEmbedderUnavailable (optional packages missing)."""
     if isinstance(config, HashingEmbedderConfig):
-        return HashingEmbedder(config.dimension, executor)
+        return HashingEmbedder(config.dimension, executor, model=config.model)
     if isinstance(config, LocalEmbedderConfig):
         from orchestrator_server.retrieval.embedders.local import LocalEmbedder
 
