@@ -75,14 +75,18 @@ class ServeProcess:
 
 @asynccontextmanager
 async def serving(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    addresses: bool = True,
 ) -> AsyncIterator[ServeProcess]:
-    """`orchestrator serve ARGS`, on 127.0.0.1:0 with metrics off unless ARGS say otherwise;
-    yields once it listens."""
+    """`orchestrator serve ARGS`, on 127.0.0.1:0 with metrics off unless ARGS say otherwise
+    (or `addresses` is false: then the environment or the config decide); yields once it
+    listens."""
     argv: list[str] = list(args)
-    if "--address" not in argv:
+    if addresses and "--address" not in argv:
         argv += ["--address", "127.0.0.1:0"]
-    if "--metrics-address" not in argv:
+    if addresses and "--metrics-address" not in argv:
         argv += ["--metrics-address", "off"]
     server = await start_serving(argv, cwd=cwd, env=env)
     try:

@@ -19,6 +19,13 @@ from orchestrator_server.config.telemetry import ADDRESS_PATTERN
 from orchestrator_server.retrieval.cli import add_index_parser, run_index
 
 ADDRESS_HELP = "HOST:PORT to listen on or connect to"
+# Where `serve` listens when --address is not given (before the config's server.address),
+# and where `health-check` looks by default: a container image sets them once, and its
+# HEALTHCHECK follows wherever the server was told to listen.
+LISTEN_ENV = "ORCHESTRATOR_LISTEN_ADDRESS"
+METRICS_ENV = "ORCHESTRATOR_METRICS_ADDRESS"
+CLIENT_ENV = "ORCHESTRATOR_ADDRESS"
+DEFAULT_TARGET = "127.0.0.1:50051"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,11 +55,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
 
     serve = sub.add_parser("serve", help="run the gRPC server")
     serve.add_argument("--config", help="YAML config file (default: the embedded mock setup)")
-    serve.add_argument("--address", help=ADDRESS_HELP + " (overrides server.address)")
+    serve.add_argument(
+        "--address", help=f"{ADDRESS_HELP} (default ${LISTEN_ENV}, else server.address)"
+    )
     serve.add_argument(
         "--metrics-address",
         type=_metrics_address,
-        help="HOST:PORT for Prometheus' GET /metrics, or 'off' (overrides telemetry.metrics)",
+        help="HOST:PORT for Prometheus' GET /metrics, or 'off' "
+        f"(default ${METRICS_ENV}, else telemetry.metrics.address)",
     )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.add_argument(
@@ -79,7 +89,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     )
 
     probe = sub.add_parser("health-check", help="ask a running server's gRPC health service")
-    probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
+    probe.add_argument(
+        "--address",
+        help=f"{ADDRESS_HELP} (default: where ${LISTEN_ENV} says the server listens, "
+        f"else ${CLIENT_ENV}, else {DEFAULT_TARGET})",
+    )
     probe.add_argument("--service", default="", help="service name ('' for the whole server)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
     add_index_parser(sub)
@@ -100,6 +114,17 @@ def _serve(args: argparse.Namespace) -> int:
     from orchestrator_server.app import StartupError, serve
     from orchestrator_server.telemetry.logs import configure_logging
 
+    address = args.address or os.environ.get(LISTEN_ENV) or None
+    metrics = args.metrics_address or os.environ.get(METRICS_ENV) or None
+    try:
+        if metrics is not None:
+            _metrics_address(metrics)
+        if address is not None and not re.match(ADDRESS_PATTERN, address):
+            raise argparse.ArgumentTypeError(f"{address!r} is not HOST:PORT")
+    except argparse.ArgumentTypeError as exc:
+        print(f"orchestrator serve: {exc}", file=sys.stderr)
+        return 2
+
     try:
         config = _load(args.config)
     except ConfigError as exc:
@@ -112,9 +137,9 @@ def _serve(args: argparse.Namespace) -> int:
         _run(
             serve(
                 config,
-                address=args.address,
+                address=address,
                 config_path=args.config,
-                metrics_address=args.metrics_address,
+                metrics_address=metrics,
                 pid_file=args.pid_file,
             )
         )
@@ -206,7 +231,7 @@ def _health_check(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(args.address) as channel:
+    with grpc.insecure_channel(args.address or _health_target()) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(
@@ -218,6 +243,17 @@ def _health_check(args: argparse.Namespace) -> int:
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     print(status)
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def _health_target() -> str:
+    """The server's own listen address as a target: a wildcard host means this machine."""
+    listen = os.environ.get(LISTEN_ENV)
+    if listen:
+        host, _, port = listen.rpartition(":")
+        if host in ("", "0.0.0.0", "[::]", "::"):
+            host = "127.0.0.1"
+        return f"{host}:{port}"
+    return os.environ.get(CLIENT_ENV) or DEFAULT_TARGET
 
 
 def _print_config_error(exc: ConfigError) -> None:

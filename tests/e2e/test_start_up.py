@@ -1,8 +1,15 @@
 """`orchestrator serve` as a process: a quiet start (no faiss loader chatter, no line per
-failed call of the demo's flaky mock), everything when DEBUG is asked for."""
+failed call of the demo's flaky mock), everything when DEBUG is asked for; listen and
+metrics addresses from the environment, as the container image sets them."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import sys
+
+import aiohttp
 import grpc
 import pytest
 
@@ -48,3 +55,40 @@ async def test_debug_shows_the_loader_and_every_failed_call() -> None:
         await server.stop()
     assert "faiss.loader" in server.log
     assert server.log.count("mock-flaky/mock-small failed") == failed
+
+
+async def test_the_listen_address_from_the_environment_and_a_health_check_that_follows_it() -> None:
+    """As the container image runs it: no --address, the variables say where to listen, and
+    `orchestrator health-check` (no --address either) finds the server there."""
+    env = {
+        **os.environ,
+        "ORCHESTRATOR_LISTEN_ADDRESS": "127.0.0.1:0",
+        "ORCHESTRATOR_METRICS_ADDRESS": "127.0.0.1:0",
+    }
+    async with serving(env=env, addresses=False) as server:
+        metrics = await server.wait_for(r"metrics on http://127\.0\.0\.1:0/metrics \(port (\d+)\)")
+        async with aiohttp.ClientSession() as session:
+            scrape = await session.get(f"http://127.0.0.1:{metrics.group(1)}/metrics")
+            assert scrape.status == 200
+        healthy = await health_check({"ORCHESTRATOR_LISTEN_ADDRESS": f"0.0.0.0:{server.port}"})
+        closed = free_port()
+        down = await health_check({"ORCHESTRATOR_LISTEN_ADDRESS": f"0.0.0.0:{closed}"})
+    assert healthy == (0, "SERVING")
+    assert down[0] == 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def health_check(extra: dict[str, str]) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator_server", "health-check", "--timeout", "2",
+        env={**env, **extra}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode().strip()
