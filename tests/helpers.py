@@ -19,7 +19,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from orchestrator.v1 import common_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.app import App
-from orchestrator_server.config import Config
+from orchestrator_server.config import Config, default_config
 from orchestrator_server.providers.mock import MockProvider
 
 # AdminService is served only with a token: tests that use it configure this one
@@ -77,6 +77,26 @@ class SendMetadata(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
             ),
             request,
         )
+
+
+def embedded_config() -> Config:
+    """The embedded default config (`make run`'s) with its gRPC and metrics ports moved to 0,
+    so tests pass while `make run` holds 50051 and 9464."""
+    config = default_config()
+    telemetry = config.telemetry
+    metrics = telemetry.metrics.model_copy(update={"address": "127.0.0.1:0"})
+    return config.model_copy(
+        update={
+            "server": config.server.model_copy(update={"address": "127.0.0.1:0"}),
+            "telemetry": telemetry.model_copy(update={"metrics": metrics}),
+        }
+    )
+
+
+def demo_collection() -> dict[str, Any]:
+    """The embedded config's demo collection entry (builtin:docs with its embedder)."""
+    (docs,) = default_config().retrieval.collections
+    return docs.model_dump(mode="json")
 
 
 @dataclass

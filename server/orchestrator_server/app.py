@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Sequence
@@ -11,13 +12,13 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from orchestrator.v1 import admin_pb2_grpc, orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.api.admin import SERVICE_NAME as ADMIN_SERVICE_NAME
 from orchestrator_server.api.admin import AdminServicer
 from orchestrator_server.api.auth import AuthInterceptor
 from orchestrator_server.api.health import SERVING, HealthService
+from orchestrator_server.api.reflection import enable_reflection
 from orchestrator_server.api.servicer import OrchestratorServicer
 from orchestrator_server.api.telemetry import TelemetryInterceptor
 from orchestrator_server.api.tls import ServerTls, TlsSetupError, is_loopback
@@ -26,6 +27,7 @@ from orchestrator_server.auth.failures import AuthFailures
 from orchestrator_server.auth.keys import KeySetupError
 from orchestrator_server.config.models import Config
 from orchestrator_server.domain.embeddings import EmbeddingRequest
+from orchestrator_server.pidfile import PidFileError, remove_pid_file, write_pid_file
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog
 from orchestrator_server.providers.registry import ProviderSetupError
@@ -93,6 +95,7 @@ class App:
             raise StartupError(str(exc)) from None
         self.generations = Generations(first)
         path = None if config_path is None else Path(config_path)
+        self._config_path = path
         self.reloader = Reloader(self.generations, config_path=path)
         self.catalog = ModelCatalog()
         self.key_validation = KeyValidationService(config.validate_key, config.providers)
@@ -170,7 +173,10 @@ class App:
         limits = self.config.server.limits
         try:
             self.collections = await Collections.load(
-                self.config.retrieval, self.config.providers, self._embed_through_router
+                self.config.retrieval,
+                self.config.providers,
+                self._embed_through_router,
+                config_path=None if self._config_path is None else str(self._config_path),
             )
         except CollectionLoadError as exc:
             raise StartupError(str(exc)) from None
@@ -220,8 +226,7 @@ class App:
             services.append(ADMIN_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if self.config.server.reflection:
-            names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
-            reflection.enable_server_reflection(names, server)
+            enable_reflection((*services, health.SERVICE_NAME), server)
         try:
             if self.tls is None:
                 port = server.add_insecure_port(self.address)
@@ -316,6 +321,25 @@ def security_summary(app: App) -> list[tuple[int, str]]:
     return lines
 
 
+def _log_started(app: App, *, own_metrics: bool) -> None:
+    for level, line in security_summary(app):
+        log.log(level, "%s", line)
+    log.info(
+        "orchestrator listening on %s (port %d); providers: %s; strategy: %s",
+        app.address,
+        app.port,
+        ", ".join(p.spec.name for p in app.providers),
+        app.router.strategy,
+    )
+    # A worker's metrics go to the supervisor, which announces the one scrape itself.
+    if own_metrics and app.telemetry.metrics_address is not None:
+        log.info(
+            "metrics on http://%s/metrics (port %d)",
+            app.telemetry.metrics_address,
+            app.telemetry.metrics_port,
+        )
+
+
 async def serve(
     config: Config,
     *,
@@ -323,11 +347,13 @@ async def serve(
     config_path: str | Path | None = None,
     metrics_address: str | None = None,
     worker: WorkerRole | None = None,
+    pid_file: str | Path | None = None,
 ) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads
     `config_path` and applies it without dropping calls in flight. As one of the workers of
     `serve --workers N` (`worker`), it shares the port, serves its metrics to the supervisor
-    and stops, gracefully too, should the supervisor disappear."""
+    and stops, gracefully too, should the supervisor disappear. `pid_file` holds the process
+    id while the server listens (written once it does, removed when it stops)."""
     if worker is not None:
         metrics_address = worker.metrics_address(
             config.telemetry.metrics.address if metrics_address is None else metrics_address
@@ -341,21 +367,7 @@ async def serve(
         reuse_port=worker is not None,
     )
     await app.start()
-    for level, line in security_summary(app):
-        log.log(level, "%s", line)
-    log.info(
-        "orchestrator listening on %s (port %d); providers: %s; strategy: %s",
-        app.address,
-        app.port,
-        ", ".join(p.spec.name for p in app.providers),
-        app.router.strategy,
-    )
-    if worker is None and app.telemetry.metrics_address is not None:
-        log.info(
-            "metrics on http://%s/metrics (port %d)",
-            app.telemetry.metrics_address,
-            app.telemetry.metrics_port,
-        )
+    _log_started(app, own_metrics=worker is None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -363,12 +375,24 @@ async def serve(
     loop.add_signal_handler(signal.SIGHUP, app.reloader.reload_in_background, "SIGHUP")
     if worker is not None:
         await worker.serving(stop.set)
-    await stop.wait()
-    log.info(
-        "shutting down: refusing new calls, in-flight calls get %.1f s",
-        config.server.grace_period,
-    )
-    await app.stop()
-    if worker is not None:
-        worker.close()
-    log.info("stopped")
+    pid_path = None if pid_file is None else Path(pid_file)
+    if pid_path is not None:
+        try:
+            write_pid_file(pid_path)
+        except PidFileError as exc:
+            await app.stop(grace=0)
+            raise StartupError(str(exc)) from None
+        log.info("pid %d in %s", os.getpid(), pid_path)
+    try:
+        await stop.wait()
+        log.info(
+            "shutting down: refusing new calls, in-flight calls get %.1f s",
+            config.server.grace_period,
+        )
+        await app.stop()
+        log.info("stopped")
+    finally:
+        if worker is not None:
+            worker.close()
+        if pid_path is not None:
+            remove_pid_file(pid_path)

@@ -1,6 +1,6 @@
-"""`orchestrator serve | check-config | check-providers | health-check | keys new`, plus the
-client commands (`generate | embed | metrics | models | validate-key | retrieve`, from
-orchestrator_client.cli)."""
+"""`orchestrator serve | check-config | check-providers | health-check | keys new | config`,
+plus the client commands (`generate | embed | metrics | models | validate-key | retrieve |
+reload`, from orchestrator_client.cli)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,22 @@ from typing import Any
 
 import yaml
 
-from orchestrator_client.cli import UsageError, add_client_commands, add_tls_arguments, tls_files
+from orchestrator_client.cli import add_client_commands
+from orchestrator_client.cli_connection import UsageError, add_tls_arguments, tls_files
 from orchestrator_server import __version__
 from orchestrator_server.config import Config, ConfigError, default_config, load_config
+from orchestrator_server.config.providers import PROVIDER_KINDS
 from orchestrator_server.config.telemetry import ADDRESS_PATTERN
 from orchestrator_server.retrieval.cli import add_index_parser, run_index
 
 ADDRESS_HELP = "HOST:PORT to listen on or connect to"
+# Where `serve` listens when --address is not given (before the config's server.address),
+# and where `health-check` looks by default: a container image sets them once, and its
+# HEALTHCHECK follows wherever the server was told to listen.
+LISTEN_ENV = "ORCHESTRATOR_LISTEN_ADDRESS"
+METRICS_ENV = "ORCHESTRATOR_METRICS_ADDRESS"
+CLIENT_ENV = "ORCHESTRATOR_ADDRESS"
+DEFAULT_TARGET = "127.0.0.1:50051"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-providers": _check_providers,
         "health-check": _health_check,
         "keys": _keys,
+        "config": _describe_config,
         **client_commands,
         "index": run_index,
     }
@@ -53,11 +63,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
 
     serve = sub.add_parser("serve", help="run the gRPC server")
     serve.add_argument("--config", help="YAML config file (default: the embedded mock setup)")
-    serve.add_argument("--address", help=ADDRESS_HELP + " (overrides server.address)")
+    serve.add_argument(
+        "--address", help=f"{ADDRESS_HELP} (default ${LISTEN_ENV}, else server.address)"
+    )
     serve.add_argument(
         "--metrics-address",
         type=_metrics_address,
-        help="HOST:PORT for Prometheus' GET /metrics, or 'off' (overrides telemetry.metrics)",
+        help="HOST:PORT for Prometheus' GET /metrics, or 'off' "
+        f"(default ${METRICS_ENV}, else telemetry.metrics.address)",
     )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.add_argument(
@@ -71,6 +84,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     for option in ("--worker-index", "--worker-count", "--worker-fd"):
         serve.add_argument(option, type=int, help=argparse.SUPPRESS)
     serve.add_argument("--worker-dir", help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--pid-file",
+        metavar="FILE",
+        help="write the server's pid to FILE while it runs (for kill -HUP, orchestrator reload); "
+        "with --workers, the supervisor's, which relays SIGHUP to every worker",
+    )
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("file")
@@ -81,8 +100,20 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     providers.add_argument("--config", help="YAML config file (default: the embedded one)")
     providers.add_argument("--timeout", type=float, default=10.0, help="seconds per provider")
 
+    describe = sub.add_parser("config", help="describe the configuration file's format")
+    what = describe.add_subparsers(dest="config_command", required=True)
+    what.add_parser("schema", help="print a JSON Schema of the configuration file")
+    defaults = what.add_parser("defaults", help="print every key with its default, as YAML")
+    defaults.add_argument(
+        "--provider", metavar="KIND", choices=PROVIDER_KINDS, help="a provider entry of KIND"
+    )
+
     probe = sub.add_parser("health-check", help="ask a running server's gRPC health service")
-    probe.add_argument("--address", default="127.0.0.1:50051", help=ADDRESS_HELP)
+    probe.add_argument(
+        "--address",
+        help=f"{ADDRESS_HELP} (default: where ${LISTEN_ENV} says the server listens, "
+        f"else ${CLIENT_ENV}, else {DEFAULT_TARGET})",
+    )
     probe.add_argument("--service", default="", help="service name ('' for the whole server)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds")
     add_tls_arguments(probe)
@@ -132,6 +163,17 @@ def _serve(args: argparse.Namespace) -> int:
     from orchestrator_server.app import StartupError, serve
     from orchestrator_server.telemetry.logs import configure_logging
 
+    address = args.address or os.environ.get(LISTEN_ENV) or None
+    metrics = args.metrics_address or os.environ.get(METRICS_ENV) or None
+    try:
+        if metrics is not None:
+            _metrics_address(metrics)
+        if address is not None and not re.match(ADDRESS_PATTERN, address):
+            raise argparse.ArgumentTypeError(f"{address!r} is not HOST:PORT")
+    except argparse.ArgumentTypeError as exc:
+        print(f"orchestrator serve: {exc}", file=sys.stderr)
+        return 2
+
     try:
         config = _load(args.config)
     except ConfigError as exc:
@@ -143,7 +185,7 @@ def _serve(args: argparse.Namespace) -> int:
         worker=args.worker_index,
     )
     if args.worker_index is None and args.workers > 1:
-        return _supervise(args, config)
+        return _supervise(args, config, address, metrics)
     worker = None
     if args.worker_index is not None:
         from orchestrator_server.workers.role import WorkerRole
@@ -155,10 +197,11 @@ def _serve(args: argparse.Namespace) -> int:
         _run(
             serve(
                 config,
-                address=args.address,
+                address=address,
                 config_path=args.config,
-                metrics_address=args.metrics_address,
+                metrics_address=metrics,
                 worker=worker,
+                pid_file=args.pid_file,
             )
         )
     except StartupError as exc:
@@ -167,43 +210,59 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _supervise(args: argparse.Namespace, config: Config) -> int:
+def _supervise(
+    args: argparse.Namespace, config: Config, address: str | None, metrics: str | None
+) -> int:
     """`serve --workers N`: the supervisor (workers/supervisor.py) in this process, each
     worker an `orchestrator serve` of its own with the same options."""
+    from orchestrator_server.pidfile import PidFileError
     from orchestrator_server.workers.supervisor import Plan, Supervisor, WorkersError
 
-    metrics = args.metrics_address
-    if metrics is None:
-        metrics = config.telemetry.metrics.address
     forwarded = []
     for option, value in (
         ("--config", args.config),
-        ("--metrics-address", args.metrics_address),
+        ("--metrics-address", metrics),
         ("--log-level", args.log_level),
     ):
         if value is not None:
             forwarded += [option, value]
+    if metrics is None:
+        metrics = config.telemetry.metrics.address
     plan = Plan(
         count=args.workers,
-        address=args.address or config.server.address,
+        address=address or config.server.address,
         metrics_address=None if metrics in (None, "", "off") else metrics,
         grace_period=config.server.grace_period,
         worker_args=forwarded,
         admin_enabled=config.reload.admin.enabled,
+        pid_file=None if args.pid_file is None else Path(args.pid_file),
     )
     try:
         # The supervisor starts processes and relays signals: the standard loop suits it.
         return asyncio.run(Supervisor(plan).run())
-    except WorkersError as exc:
+    except (WorkersError, PidFileError) as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 1
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    """Exit 1 for what `serve` would refuse: an invalid file, or (in this environment) an
+    unset key or token variable, a missing index. Warnings leave it at 0."""
+    from orchestrator_server.preflight import preflight
+
     try:
         config = load_config(args.file)
     except ConfigError as exc:
         _print_config_error(exc)
+        return 1
+    findings = preflight(config, args.file)
+    fatal = [f.problem for f in findings if f.fatal]
+    if fatal:
+        print(
+            f"{args.file}: valid, but `serve` would not start in this environment", file=sys.stderr
+        )
+        for problem in fatal:
+            print(f"  {problem}", file=sys.stderr)
         return 1
     print(f"{args.file}: OK")
     print(f"  listen on   {config.server.address}")
@@ -218,6 +277,20 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"  provider    {p.name}: {p.kind} {p.model}{key}{state}")
     for alias, targets in config.aliases.items():
         print(f"  alias       {alias} -> {', '.join(targets)}")
+    for c in config.retrieval.collections:
+        print(f"  collection  {c.name}: {c.path}")
+    for f in findings:
+        print(f"  warning     {f.problem}")
+    return 0
+
+
+def _describe_config(args: argparse.Namespace) -> int:
+    from orchestrator_server.config.describe import defaults_text, schema_text
+
+    if args.config_command == "schema":
+        sys.stdout.write(schema_text())
+    else:
+        sys.stdout.write(defaults_text(args.provider))
     return 0
 
 
@@ -242,7 +315,8 @@ def _check_providers(args: argparse.Namespace) -> int:
             await asyncio.gather(*(p.aclose() for p in providers))
         for r in results:
             verdict = "ok" if r.ok else f"FAILED {r.error_code}: {r.message}"
-            print(f"  {r.provider:<20} {r.kind:<13} {r.latency * 1000:7.0f} ms  {verdict}")
+            where = f"  ({r.endpoint})" if r.endpoint else ""
+            print(f"  {r.provider:<20} {r.kind:<13} {r.latency * 1000:7.0f} ms  {verdict}{where}")
         return all(r.ok for r in results)
 
     ok = asyncio.run(run())
@@ -258,12 +332,13 @@ def _health_check(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"orchestrator health-check: {exc}", file=sys.stderr)
         return 2
+    address = args.address or _health_target()
     options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
     if args.tls or roots or chain:
         credentials = grpc.ssl_channel_credentials(roots, key, chain)
-        channel = grpc.secure_channel(args.address, credentials, options=options)
+        channel = grpc.secure_channel(address, credentials, options=options)
     else:
-        channel = grpc.insecure_channel(args.address)
+        channel = grpc.insecure_channel(address)
     with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
@@ -305,6 +380,17 @@ def _keys(args: argparse.Namespace) -> int:
     print("# The entry: add it under auth.keys")
     print(yaml.safe_dump([entry], sort_keys=False), end="")
     return 0
+
+
+def _health_target() -> str:
+    """The server's own listen address as a target: a wildcard host means this machine."""
+    listen = os.environ.get(LISTEN_ENV)
+    if listen:
+        host, _, port = listen.rpartition(":")
+        if host in ("", "0.0.0.0", "[::]", "::"):
+            host = "127.0.0.1"
+        return f"{host}:{port}"
+    return os.environ.get(CLIENT_ENV) or DEFAULT_TARGET
 
 
 def _print_config_error(exc: ConfigError) -> None:

@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from tests.helpers import Running, make_config, mock_provider, require_tool, running
+from tests.helpers import (
+    Running,
+    embedded_config,
+    make_config,
+    mock_provider,
+    require_tool,
+    running,
+)
 
 pytestmark = pytest.mark.e2e
 SERVICE = "orchestrator.v1.OrchestratorService"
@@ -62,6 +69,7 @@ async def test_list_shows_service_health_and_reflection(server: Running) -> None
     assert {
         SERVICE,
         "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
     } <= services
 
@@ -108,22 +116,16 @@ async def test_bad_request_is_invalid_argument(server: Running) -> None:
 
 
 async def test_retrieve_on_the_embedded_demo_collection() -> None:
-    from orchestrator_server.config import default_config
-
-    defaults = default_config()
-    config = defaults.model_copy(
-        update={"server": defaults.server.model_copy(update={"address": "127.0.0.1:0"})}
-    )
     request = json.dumps(
         {
             "collection": "docs",
-            "query": "how does fallback work",
+            "query": "when does the gateway fall back to another provider",
             "k": 2,
             "searchType": "SEARCH_TYPE_MMR",
             "filter": {"type": {"$in": ["md"]}},
         }
     )
-    async with running(config) as demo:
+    async with running(embedded_config()) as demo:
         code, out = await grpcurl(demo, f"{SERVICE}/Retrieve", data=request)
     assert code == 0, out
     documents = json_objects(out)[0]["documents"]

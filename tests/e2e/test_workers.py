@@ -1,6 +1,8 @@
 """`orchestrator serve --workers 2` as real processes: both workers serve one port, one scrape
 counts every call, a killed worker is started again and serves, SIGHUP reloads every worker,
-SIGTERM drains calls in flight, and a worker that cannot start stops the whole."""
+SIGTERM drains calls in flight, and a worker that cannot start stops the whole. With
+--pid-file the supervisor names itself (`orchestrator reload --pid-file` reaches every
+worker)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 import select
 import signal
 import socket
+import sys
 from pathlib import Path
 
 import grpc
@@ -36,17 +39,18 @@ async def test_workers_share_the_port_count_in_one_scrape_restart_and_reload(
 ) -> None:
     """One supervisor through its life (each start costs seconds of imports): calls reach both
     workers and one scrape counts them all (and so does a real Prometheus); a killed worker is
-    started again and serves; SIGHUP reloads every worker; killing the supervisor itself makes
-    the workers stop."""
-    config = tmp_path / "config.yaml"
+    started again and serves; SIGHUP (by the pid file) reloads every worker; killing the
+    supervisor itself makes the workers stop."""
+    config, pid_file = tmp_path / "config.yaml", tmp_path / "orchestrator.pid"
     write_config(config, 0, [mock_provider("alpha", "m-1")])
-    async with serving(config) as supervisor:
+    async with serving(config, 2, "--pid-file", str(pid_file)) as supervisor:
+        assert int(pid_file.read_text()) == supervisor.process.pid
         calls = await _one_scrape_counts_every_call(supervisor)
         async with scraping(tmp_path, supervisor.metrics_port) as prometheus:
             seen = await prometheus.wait_for("sum(llm_requests_total)", calls)
             assert seen == calls, f"Prometheus answered {seen}:\n{prometheus.log_tail()}"
         await _a_killed_worker_is_started_again_and_serves(supervisor)
-        await _sighup_reloads_every_worker(supervisor, config)
+        await _sighup_reloads_every_worker(supervisor, config, pid_file)
         await _workers_stop_when_the_supervisor_is_killed(supervisor)
 
 
@@ -98,10 +102,18 @@ async def _a_killed_worker_is_started_again_and_serves(supervisor: Supervisor) -
     assert restarts == {"0": 0.0, "1": 1.0}
 
 
-async def _sighup_reloads_every_worker(supervisor: Supervisor, config: Path) -> None:
+async def _sighup_reloads_every_worker(
+    supervisor: Supervisor, config: Path, pid_file: Path
+) -> None:
     port = int(supervisor.address.rsplit(":", 1)[1])
     write_config(config, port, [mock_provider("second"), mock_provider("third")])
-    supervisor.process.send_signal(signal.SIGHUP)
+    reload = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator_server", "reload", "--pid-file", str(pid_file),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(reload.communicate(), LIMIT)
+    assert reload.returncode == 0
+    assert f"sent SIGHUP to {supervisor.process.pid}" in out.decode()
     reloaded = {
         (await supervisor.expect(r"worker (\d) \S+: configuration reloaded .*SIGHUP"))[1]
         for _ in range(2)
@@ -135,7 +147,8 @@ async def test_sigterm_lets_every_worker_finish_its_calls_in_flight(tmp_path: Pa
         config = tmp_path / "config.yaml"
         provider = http_provider("openai", "upstream", f"{upstream.base_url}/v1", model="gpt")
         write_config(config, free_port(), [provider], server={"grace_period": LIMIT})
-        async with serving(config) as supervisor:
+        pid_file = tmp_path / "orchestrator.pid"
+        async with serving(config, 2, "--pid-file", str(pid_file)) as supervisor:
             channels = [supervisor.channel() for _ in range(12)]  # a connection each
             try:
                 calls = [
@@ -162,6 +175,7 @@ async def test_sigterm_lets_every_worker_finish_its_calls_in_flight(tmp_path: Pa
             assert await supervisor.stop() == 0
             await supervisor.expect(r"worker 0 \(pid \d+\) exited with status 0")
             await supervisor.expect(r"supervisor\S*: stopped")
+            assert not pid_file.exists()  # removed on the way out
 
 
 async def generate(

@@ -149,9 +149,9 @@ async def start(config: Path, workers: int = 2, *extra: str) -> Supervisor:
 
 
 @asynccontextmanager
-async def serving(config: Path, workers: int = 2) -> AsyncIterator[Supervisor]:
+async def serving(config: Path, workers: int = 2, *extra: str) -> AsyncIterator[Supervisor]:
     """Started and every worker serving; stopped (SIGTERM) at the end if still running."""
-    supervisor = await start(config, workers)
+    supervisor = await start(config, workers, *extra)
     try:
         metrics = await supervisor.expect(r"metrics of every worker on .* \(port (\d+)\)")
         supervisor.metrics_port = int(metrics[1])

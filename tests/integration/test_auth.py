@@ -219,6 +219,18 @@ def _drain_stream(server: Any) -> Any:
     return call
 
 
+async def test_an_unknown_model_lists_what_exists_only_to_a_key_that_may_use_everything() -> None:
+    async with running(config()) as server:
+        with pytest.raises(grpc.aio.AioRpcError) as full:
+            await server.stub.Generate(generate(model="nope"), metadata=bearer(KEY))
+        with pytest.raises(grpc.aio.AioRpcError) as limited:
+            await server.stub.Generate(generate(model="nope"), metadata=bearer(LIMITED))
+    assert full.value.code() == limited.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "models: a/m-a, b/m-b; aliases: both, only-a" in (full.value.details() or "")
+    # Provider b is none of the limited key's business (ListModels does not show it either).
+    assert limited.value.details() == "no provider serves model or alias 'nope'"
+
+
 async def test_an_alias_named_by_the_key_is_allowed_whatever_its_targets() -> None:
     auth = {"keys": [caller_key("aliased", LIMITED, ("both",))]}
     async with running(make_config(*PROVIDERS, aliases=ALIASES, auth=auth)) as server:

@@ -11,10 +11,16 @@ import pytest
 from google.rpc import error_details_pb2
 
 from orchestrator.v1 import embed_pb2, generate_pb2
-from orchestrator_server.config.loader import default_config
 from orchestrator_server.retrieval.embedders.base import Purpose
-from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
-from tests.helpers import detail, error_reason, make_config, mock_provider, running
+from orchestrator_server.retrieval.embedders.hashing import V1, HashingEmbedder
+from tests.helpers import (
+    detail,
+    embedded_config,
+    error_reason,
+    make_config,
+    mock_provider,
+    running,
+)
 from tests.integration.providers.tools_common import embed_request
 
 
@@ -29,7 +35,7 @@ async def test_vectors_are_the_hashing_embedders() -> None:
     texts = ["red apples and pears", "blue ocean waves"]
     async with running(make_config(embedder("m"))) as server:
         reply = await server.stub.Embed(embed_request(*texts))
-    expected = HashingEmbedder(384).embed_sync(texts, Purpose.DOCUMENT)
+    expected = HashingEmbedder(384, model=V1).embed_sync(texts, Purpose.DOCUMENT)
     assert [list(e.values) for e in reply.embeddings] == [
         pytest.approx(list(row), abs=1e-6) for row in expected
     ]
@@ -142,11 +148,7 @@ async def test_too_many_inputs() -> None:
 
 
 async def test_the_default_config_serves_embed() -> None:
-    config = default_config()
-    config = config.model_copy(
-        update={"server": config.server.model_copy(update={"address": "127.0.0.1:0"})}
-    )
-    async with running(config) as server:
+    async with running(embedded_config()) as server:
         reply = await server.stub.Embed(embed_request("routing and fallback"))
     assert reply.model == "mock-embedding"
     assert reply.provider in ("mock-fast", "mock-flaky")

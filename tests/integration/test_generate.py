@@ -130,6 +130,16 @@ async def test_get_metrics_reports_every_provider() -> None:
     assert [p.name for p in only_beta.providers] == ["beta"]
 
 
+async def test_a_provider_with_no_calls_reports_no_data() -> None:
+    async with running(make_config(mock_provider("used"), mock_provider("idle"))) as server:
+        await server.stub.Generate(generate_pb2.GenerateRequest(prompt=PROMPT))
+        metrics = await server.stub.GetMetrics(metrics_pb2.GetMetricsRequest())
+    used, idle = metrics.providers
+    assert (used.health, used.success_rate) == (metrics_pb2.HEALTH_STATUS_HEALTHY, 1.0)
+    assert (idle.health, idle.success_rate) == (metrics_pb2.HEALTH_STATUS_NO_DATA, 0.0)
+    assert idle.requests_total == 0
+
+
 async def test_cost_follows_the_configured_price() -> None:
     priced = mock_provider("paid", reply="one two three")
     priced["price"] = {"prompt_per_1k": 1.0, "completion_per_1k": 2.0, "currency": "EUR"}
@@ -142,4 +152,5 @@ async def test_cost_follows_the_configured_price() -> None:
     assert paid.cost.currency == "EUR"
     assert paid.cost.amount == pytest.approx((4 * 1.0 + 3 * 2.0) / 1000)
     assert metrics.providers[0].cost.amount == pytest.approx(paid.cost.amount)
-    assert (free.cost.amount, free.cost.currency) == (0.0, "")
+    assert free.HasField("cost")  # the mock is free: a cost of 0, not an unknown one
+    assert (free.cost.amount, free.cost.currency) == (0.0, "USD")

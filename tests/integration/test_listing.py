@@ -167,7 +167,7 @@ async def test_list_providers() -> None:
         ["m-a2"],
         2.5,
     )
-    assert a.health == metrics_pb2.HEALTH_STATUS_HEALTHY
+    assert a.health == metrics_pb2.HEALTH_STATUS_NO_DATA  # never called
     assert a.circuit_state == metrics_pb2.CIRCUIT_STATE_CLOSED
     assert b.health == metrics_pb2.HEALTH_STATUS_UNHEALTHY
     assert b.circuit_state == metrics_pb2.CIRCUIT_STATE_OPEN

@@ -87,10 +87,53 @@ def test_envoy_balances_http2_to_the_headless_service_with_grpc_health_checks() 
     assert "http2_protocol_options" in http["explicit_http_config"]
 
 
-def test_dockerfile_health_check_uses_the_grpc_health_service() -> None:
+def dockerfile_env() -> dict[str, str]:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"HEALTHCHECK .*\n\s+CMD \[\"orchestrator\", \"health-check\"", dockerfile)
-    assert "EXPOSE 50051" in dockerfile
+    block = re.search(r"^ENV (.*?)(?<!\\)\n", dockerfile, flags=re.M | re.S)
+    assert block is not None
+    pairs = re.findall(r"(\w+)=(\S+)", block.group(1).replace("\\\n", " "))
+    return dict(pairs)
+
+
+def test_dockerfile_health_check_follows_the_listen_address() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    check = re.search(r"HEALTHCHECK .*\n\s+CMD (\[.*\])", dockerfile)
+    assert check is not None
+    # No address of its own: health-check looks where ORCHESTRATOR_LISTEN_ADDRESS says.
+    assert yaml.safe_load(check.group(1)) == ["orchestrator", "health-check"]
+    env = dockerfile_env()
+    assert env["ORCHESTRATOR_LISTEN_ADDRESS"] == "0.0.0.0:50051"
+    assert re.search(r'^CMD \["serve"\]$', dockerfile, flags=re.M)
+
+
+def test_the_image_and_the_pods_serve_metrics() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    metrics = dockerfile_env()["ORCHESTRATOR_METRICS_ADDRESS"]
+    assert metrics.startswith("0.0.0.0:")  # reachable from outside the container
+    port = int(metrics.rsplit(":", 1)[1])
+    assert re.search(rf"^EXPOSE 50051 {port}$", dockerfile, flags=re.M)
+
+    config = parse_config(manifest("configmap.yaml")["data"]["config.yaml"], "configmap")
+    assert config.telemetry.metrics.address == f"0.0.0.0:{port}"
+    ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    assert ports["metrics"] == port
+    annotations = manifest("deployment.yaml")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/metrics",
+    }
+    service = manifest("service.yaml")
+    service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+    assert service_ports["metrics"]["targetPort"] == "metrics"
+    monitor = yaml.safe_load(
+        (ROOT / "deploy/prometheus-operator/servicemonitor.yaml").read_text(encoding="utf-8")
+    )
+    assert monitor["kind"] == "ServiceMonitor"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
 
 
 def test_the_deployed_config_keeps_admin_closed_and_every_secret_in_the_secret() -> None:

@@ -1,17 +1,25 @@
 'use strict';
-// A small Node client for orchestrator.v1.OrchestratorService. It loads the same .proto
-// files the server is built from (protos/ in this repository, or ORCHESTRATOR_PROTOS) with
-// @grpc/proto-loader, so nothing is generated. Field names are camelCase, enums are names
-// ("ROLE_USER"), int64 counters are strings.
+// A small Node client for orchestrator.v1.OrchestratorService. It loads the .proto files the
+// server is built from with @grpc/proto-loader, so nothing is generated: the package ships
+// its own copy (protos/, copied in by `npm pack`); in a checkout of the repository it reads
+// the repository's protos/; ORCHESTRATOR_PROTOS or the protoRoot option point elsewhere.
+// Field names are camelCase, enums are names ("ROLE_USER"), int64 counters are strings.
 
+const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const protobuf = require('protobufjs');
 
-const PROTO_ROOT = process.env.ORCHESTRATOR_PROTOS || path.resolve(__dirname, '../../../protos');
 const SERVICE_PROTO = 'orchestrator/v1/orchestrator_service.proto';
+const PROTO_ROOT = process.env.ORCHESTRATOR_PROTOS || defaultProtoRoot();
 const LOADER_OPTIONS = { longs: String, enums: String, defaults: true, oneofs: true };
+
+function defaultProtoRoot() {
+  const shipped = path.resolve(__dirname, '../protos');
+  if (fs.existsSync(path.join(shipped, SERVICE_PROTO))) return shipped;
+  return path.resolve(__dirname, '../../../protos'); // a checkout of the repository
+}
 
 // The google.rpc details the gateway attaches to errors (google/rpc/*.proto, trimmed to the
 // fields read here), so no googleapis checkout is needed.
@@ -29,6 +37,19 @@ message BadRequest {
 }
 `;
 
+// Client-side retries (the `retry` option), as in the Python client's RetryPolicy: calls that
+// fail UNAVAILABLE are tried again after the server's RetryInfo delay when it sent one (up to
+// maxRetryInfoDelayMs; a longer one is not waited out), else after exponential backoff with
+// full jitter; the call's deadline bounds all attempts and waits together. A stream is
+// retried only before it delivered an event.
+const RETRY_DEFAULTS = {
+  maxAttempts: 3,
+  initialBackoffMs: 100,
+  maxBackoffMs: 2000,
+  maxRetryInfoDelayMs: 10000,
+  codes: [grpc.status.UNAVAILABLE],
+};
+
 function loadService(protoRoot = PROTO_ROOT) {
   const definition = protoLoader.loadSync(SERVICE_PROTO, { ...LOADER_OPTIONS, includeDirs: [protoRoot] });
   return grpc.loadPackageDefinition(definition).orchestrator.v1.OrchestratorService;
@@ -36,19 +57,23 @@ function loadService(protoRoot = PROTO_ROOT) {
 
 class OrchestratorClient {
   // address: "host:port"; options: { credentials, deadlineMs (default 60000), metadata: {k: v},
-  // protoRoot, channelOptions }, and for a gateway with TLS and caller keys: { tls: true
-  // (system roots), ca (PEM roots), cert + key (PEM client certificate and key, for mTLS),
-  // serverName (the name the server's certificate carries, if not the address's), apiKey
-  // (sent as `authorization: Bearer`) }. PEM values are Buffers or strings.
+  // protoRoot, channelOptions, retry: {} or true for the defaults above, or { maxAttempts,
+  // initialBackoffMs, ... } (default: no retries) }, and for a gateway with TLS and caller
+  // keys: { tls: true (system roots), ca (PEM roots), cert + key (PEM client certificate and
+  // key, for mTLS), serverName (the name the server's certificate carries, if not the
+  // address's), apiKey (sent as `authorization: Bearer`) }. PEM values are Buffers or strings.
   constructor(address, options = {}) {
-    const Service = loadService(options.protoRoot);
+    const protoRoot = options.protoRoot || PROTO_ROOT;
+    const Service = loadService(protoRoot);
     const channelOptions = { ...(options.channelOptions || {}) };
     if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
     this.stub = new Service(address, channelCredentials(options), channelOptions);
     this.deadlineMs = options.deadlineMs ?? 60000;
     this.metadata = { ...(options.metadata || {}) };
     if (options.apiKey) this.metadata.authorization = `Bearer ${options.apiKey}`;
-    this.details = detailDecoder(options.protoRoot || PROTO_ROOT);
+    this.retry = retryPolicy(options.retry);
+    this.details = detailDecoder(protoRoot);
+    this._sleep = options.sleep || ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   generate(request, callOptions = {}) { return this._unary('Generate', request, callOptions); }
@@ -57,28 +82,73 @@ class OrchestratorClient {
   validateKey(request, callOptions = {}) { return this._unary('ValidateKey', request, callOptions); }
   retrieve(request, callOptions = {}) { return this._unary('Retrieve', request, callOptions); }
   getMetrics(request = {}, callOptions = {}) { return this._unary('GetMetrics', request, callOptions); }
+  // The providers serving now: kind, models, health, circuit state, weight.
+  listProviders(request = {}, callOptions = {}) { return this._unary('ListProviders', request, callOptions); }
+  // The models on offer, named as GenerateRequest.model takes them ("provider/model");
+  // request: { providers: [...], refresh: true } to narrow or skip the gateway's cache.
+  listModels(request = {}, callOptions = {}) { return this._unary('ListModels', request, callOptions); }
 
   // An async iterator of events ({start}, {delta}, {end}); a failure rejects with an
   // OrchestratorError, whose partialOutput says whether text had already arrived.
   async *generateStream(request, callOptions = {}) {
-    const call = this.stub.GenerateStream(request, this._metadata(callOptions), this._options(callOptions));
-    try {
-      for await (const event of call) yield { [event.event]: event[event.event] };
-    } catch (error) {
-      throw this._error(error);
-    } finally {
-      call.cancel(); // a no-op once the call has ended; stops the upstream if the loop broke early
+    const deadline = this._deadline(callOptions);
+    for (let attempt = 1; ; attempt += 1) {
+      const call = this.stub.GenerateStream(request, this._metadata(callOptions), deadlineOption(deadline));
+      let delivered = false;
+      try {
+        for await (const event of call) {
+          delivered = true;
+          yield { [event.event]: event[event.event] };
+        }
+        return;
+      } catch (raw) {
+        const error = this._error(raw);
+        const wait = delivered ? null : this._retryDelay(error, attempt, deadline);
+        if (wait === null) throw error;
+        await this._sleep(wait);
+      } finally {
+        call.cancel(); // a no-op once the call has ended; stops the upstream if the loop broke early
+      }
     }
   }
 
   close() { this.stub.close(); }
 
-  _unary(method, request, callOptions) {
+  async _unary(method, request, callOptions) {
+    const deadline = this._deadline(callOptions);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this._once(method, request, callOptions, deadline);
+      } catch (error) {
+        const wait = this._retryDelay(error, attempt, deadline);
+        if (wait === null) throw error;
+        await this._sleep(wait);
+      }
+    }
+  }
+
+  _once(method, request, callOptions, deadline) {
     return new Promise((resolve, reject) => {
-      this.stub[method](request, this._metadata(callOptions), this._options(callOptions), (error, reply) => {
+      this.stub[method](request, this._metadata(callOptions), deadlineOption(deadline), (error, reply) => {
         if (error) reject(this._error(error)); else resolve(reply);
       });
     });
+  }
+
+  // Milliseconds to wait before attempt `attempt + 1`, or null to give up.
+  _retryDelay(error, attempt, deadline) {
+    const policy = this.retry;
+    if (!policy || !(error instanceof OrchestratorError)) return null;
+    if (attempt >= policy.maxAttempts || !policy.codes.includes(error.code)) return null;
+    let wait;
+    if (error.retryDelaySeconds !== undefined) {
+      wait = error.retryDelaySeconds * 1000;
+      if (wait > policy.maxRetryInfoDelayMs) return null;
+    } else {
+      wait = Math.random() * Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
+    }
+    if (deadline !== null && Date.now() + wait >= deadline.getTime()) return null;
+    return wait;
   }
 
   _metadata({ metadata = {}, requestId } = {}) {
@@ -88,9 +158,9 @@ class OrchestratorClient {
     return result;
   }
 
-  _options({ deadlineMs } = {}) {
+  _deadline({ deadlineMs } = {}) {
     const ms = deadlineMs ?? this.deadlineMs;
-    return ms ? { deadline: new Date(Date.now() + ms) } : {};
+    return ms ? new Date(Date.now() + ms) : null;
   }
 
   _error(error) {
@@ -104,6 +174,15 @@ function channelCredentials({ credentials, tls, ca, cert, key }) {
   if (Boolean(cert) !== Boolean(key)) throw new Error('cert and key go together (mTLS)');
   const pem = (value) => (value == null ? null : Buffer.from(value));
   return grpc.credentials.createSsl(pem(ca), pem(key), pem(cert));
+}
+
+function deadlineOption(deadline) {
+  return deadline ? { deadline } : {};
+}
+
+function retryPolicy(option) {
+  if (!option) return null;
+  return { ...RETRY_DEFAULTS, ...(option === true ? {} : option) };
 }
 
 class OrchestratorError extends Error {
@@ -227,6 +306,7 @@ module.exports = {
   OrchestratorError,
   loadService,
   grpc,
+  PROTO_ROOT,
   toStruct,
   fromStruct,
   tool,

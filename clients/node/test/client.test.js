@@ -1,6 +1,8 @@
 'use strict';
 // Runs against a live server at ORCHESTRATOR_ADDRESS (tests/e2e/test_node_client.py starts
-// one with a mock provider "alpha" replying "hello from node").
+// one with mock providers "alpha" replying "hello from node", "beta" and "gamma" failing as
+// unavailable, a circuit breaker opening after one failure with a 0.5 s cooldown, and an
+// alias "chat").
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const {
@@ -37,7 +39,7 @@ test('GenerateStream yields start, deltas and end', async () => {
 
 test('GetMetrics lists the providers', async () => {
   const metrics = await client.getMetrics();
-  assert.deepEqual(metrics.providers.map((p) => p.name), ['alpha', 'beta']);
+  assert.deepEqual(metrics.providers.map((p) => p.name), ['alpha', 'beta', 'gamma']);
   assert.equal(metrics.providers[0].health, 'HEALTH_STATUS_HEALTHY');
   assert.ok(Number(metrics.providers[0].requestsOk) >= 1);
 });
@@ -55,6 +57,49 @@ test('errors carry the status and decoded details', async () => {
     assert.equal(error.reason, 'ALL_PROVIDERS_FAILED');
     assert.equal(error.attempts[0].provider, 'beta');
     assert.equal(error.attempts[0].errorCode, 'unavailable');
+    return true;
+  });
+});
+
+test('ListProviders and ListModels say what is on offer', async () => {
+  const providers = await client.listProviders();
+  assert.deepEqual(providers.providers.map((p) => p.name), ['alpha', 'beta', 'gamma']);
+  assert.equal(providers.providers[0].kind, 'PROVIDER_KIND_MOCK');
+  const models = await client.listModels({ providers: ['alpha'] });
+  assert.deepEqual(models.models.map((m) => m.name), ['alpha/m-1']);
+  assert.equal(models.models[0].isDefault, true);
+  assert.deepEqual(models.aliases.map((a) => a.name), ['chat']);
+  await assert.rejects(client.listModels({ providers: ['nope'] }), (error) => {
+    assert.equal(error.status, 'NOT_FOUND');
+    return true;
+  });
+});
+
+test('retry waits out the RetryInfo of UNAVAILABLE, then tries again', async () => {
+  // gamma fails; after one failure its circuit is open for 0.5 s, and the gateway answers
+  // at once with UNAVAILABLE and a RetryInfo saying when the next probe is due.
+  await assert.rejects(client.generate({ prompt: 'hi', provider: 'gamma' }));
+  const waits = [];
+  const sleep = (ms) => { waits.push(ms); return new Promise((resolve) => setTimeout(resolve, ms)); };
+  const retrying = new OrchestratorClient(address, { deadlineMs: 20000, retry: { maxAttempts: 2 }, sleep });
+  try {
+    await assert.rejects(retrying.generate({ prompt: 'hi', provider: 'gamma' }), (error) => {
+      assert.equal(error.status, 'UNAVAILABLE');
+      // The second attempt reached gamma as the half-open probe (not skipped by the open
+      // circuit): it came after the cooldown the RetryInfo announced.
+      assert.equal(error.attempts[0].outcome, 'ATTEMPT_OUTCOME_FAILED');
+      assert.equal(error.attempts[0].errorCode, 'unavailable');
+      return true;
+    });
+  } finally {
+    retrying.close();
+  }
+  assert.equal(waits.length, 1);
+  assert.ok(waits[0] > 0 && waits[0] <= 500, `waited ${waits[0]} ms`);
+  // Without the option nothing is retried: the open circuit answers at once.
+  await assert.rejects(client.generate({ prompt: 'hi', provider: 'gamma' }), (error) => {
+    assert.equal(error.attempts[0].errorCode, 'circuit_open');
+    assert.ok(error.retryDelaySeconds > 0);
     return true;
   });
 });

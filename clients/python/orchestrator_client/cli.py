@@ -1,9 +1,11 @@
-"""`orchestrator generate | embed | metrics | models | validate-key | retrieve`: the client
-from a shell.
+"""`orchestrator generate | embed | metrics | models | validate-key | retrieve | reload`: the
+client from a shell (the options every command shares: cli_connection.py).
 
 Exit codes: 0 success; 1 the server answered with an error (status and message printed);
 2 usage error (bad flags or values); 3 the server cannot be reached; 4 `validate-key`: the
-provider rejected the key; 130 interrupted.
+provider rejected the key; 5 `validate-key`: the key could not be checked (the provider was
+unreachable, timed out, rate-limited or failed: a verdict on the network, not on the key);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format, message
 
-from orchestrator_client.connection import DEFAULT_TARGET
+from orchestrator.v1 import validate_key_pb2
+from orchestrator_client.cli_connection import UsageError, client_from, common_options
 from orchestrator_client.errors import ConnectError, OrchestratorError, Unimplemented
 from orchestrator_client.requests import (
     PROVIDER_KINDS,
@@ -31,38 +35,50 @@ from orchestrator_client.tables import (
     generation_summary,
     metrics_table,
     models_table,
+    reload_summary,
 )
 
 EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
-ADDRESS_ENV = "ORCHESTRATOR_ADDRESS"
-API_KEY_ENV = "ORCHESTRATOR_API_KEY"  # the caller key, when --auth-token-env names no other
+EXIT_KEY_UNCHECKED, EXIT_INTERRUPTED = 5, 130
+# Verdicts about the provider or the network rather than the key: the key may well be fine.
+UNCHECKED_CODES = frozenset(
+    {
+        validate_key_pb2.VALIDATION_ERROR_CODE_RATE_LIMIT_EXCEEDED,
+        validate_key_pb2.VALIDATION_ERROR_CODE_NETWORK_TIMEOUT,
+        validate_key_pb2.VALIDATION_ERROR_CODE_PROVIDER_ERROR,
+        validate_key_pb2.VALIDATION_ERROR_CODE_VALIDATION_ERROR,
+    }
+)
+# Configured kinds ValidateKey has no check for: named so the CLI can say why.
+UNVALIDATED_KINDS = {
+    "azure-openai": (
+        "ValidateKey cannot check Azure OpenAI keys (its api-key header, resource URL and "
+        "api-version need their own call; see docs/validate-key.md). Configure the provider "
+        "and run `orchestrator check-providers --config FILE`, which calls its health check "
+        "with the key."
+    ),
+}
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-class UsageError(Exception):
-    pass
+def main(argv: list[str] | None = None) -> int:
+    """`orchestrator-client`: the client commands alone, for a machine with only the client
+    distribution (the server's `orchestrator` command has the same ones)."""
+    parser = argparse.ArgumentParser(
+        prog="orchestrator-client", description="Call an orchestrator gateway from a shell."
+    )
+    handlers = add_client_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return handlers[args.command](args)
 
 
 def add_client_commands(sub: Any) -> dict[str, Handler]:
     """Adds the client commands to an argparse subparsers object; returns their handlers."""
-    common = argparse.ArgumentParser(add_help=False)
-    default_address = os.environ.get(ADDRESS_ENV, DEFAULT_TARGET)
-    common.add_argument(
-        "--address",
-        default=default_address,
-        help=f"server HOST:PORT (default ${ADDRESS_ENV} or {DEFAULT_TARGET})",
-    )
-    common.add_argument("--timeout", type=float, default=60.0, help="deadline in seconds")
-    add_tls_arguments(common)
-    common.add_argument(
-        "--auth-token-env",
-        metavar="VAR",
-        help=f"send $VAR (the caller key) as `authorization: Bearer` (default ${API_KEY_ENV})",
-    )
-    common.add_argument("--request-id", help="x-request-id to send")
-    common.add_argument("--json", action="store_true", help="print the reply as JSON")
+    common = common_options()
 
     gen = sub.add_parser("generate", parents=[common], help="generate text through the gateway")
     gen.add_argument("prompt", help="the user message")
@@ -106,7 +122,9 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     mod.add_argument("--refresh", action="store_true", help="ask the providers again now")
 
     key = sub.add_parser("validate-key", parents=[common], help="check a provider key")
-    key.add_argument("--provider", required=True, choices=sorted(PROVIDER_KINDS))
+    key.add_argument(
+        "--provider", required=True, choices=sorted({*PROVIDER_KINDS, *UNVALIDATED_KINDS})
+    )
     source = key.add_mutually_exclusive_group(required=True)
     source.add_argument("--key-env", metavar="VAR", help="read the key from $VAR")
     source.add_argument("--key-stdin", action="store_true", help="read the key from stdin")
@@ -125,7 +143,26 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     ret.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     ret.add_argument("--score-threshold", type=float)
 
+    rel = sub.add_parser(
+        "reload",
+        parents=[common],
+        help="make a running server re-read its config file (AdminService, or SIGHUP)",
+    )
+    rel.add_argument(
+        "--pid-file",
+        metavar="FILE",
+        help="send SIGHUP to the pid in FILE (`serve --pid-file`) instead of calling the server",
+    )
+    rel.add_argument("--validate-only", action="store_true", help="check the file, apply nothing")
+    rel.add_argument(
+        "--no-preserve-metrics", action="store_true", help="start every provider's stats afresh"
+    )
+    # AdminService takes the admin token, not a caller key: --auth-token-env names its
+    # variable here, by default $ORCHESTRATOR_ADMIN_TOKEN.
+    rel.set_defaults(admin_call=True)
+
     return {
+        "reload": _guarded(_reload),
         "generate": _guarded(_generate),
         "embed": _guarded(_embed),
         "metrics": _guarded(_metrics),
@@ -135,39 +172,10 @@ def add_client_commands(sub: Any) -> dict[str, Handler]:
     }
 
 
-def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tls", action="store_true", help="connect with TLS")
-    parser.add_argument("--ca-file", help="PEM roots to trust (implies --tls)")
-    parser.add_argument("--cert-file", help="PEM client certificate, for mTLS (implies --tls)")
-    parser.add_argument("--key-file", help="PEM private key of --cert-file")
-    parser.add_argument("--server-name", help="name the server's certificate must carry")
-
-
-def tls_files(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, bytes | None]:
-    """(roots, client key, client certificate) from the TLS options; UsageError if unusable."""
-    if bool(args.cert_file) != bool(args.key_file):
-        raise UsageError("--cert-file and --key-file go together")
-    return (
-        _read(args.ca_file, "--ca-file"),
-        _read(args.key_file, "--key-file"),
-        _read(args.cert_file, "--cert-file"),
-    )
-
-
-def _read(path: str | None, option: str) -> bytes | None:
-    if not path:
-        return None
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {option}: {exc.strerror}") from None
-
-
 def _guarded(command: Callable[[argparse.Namespace, OrchestratorClient], int]) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
-            with _client(args) as client:
+            with client_from(args) as client:
                 return command(args, client)
         except (UsageError, ValueError) as exc:
             print(f"orchestrator {args.command}: {exc}", file=sys.stderr)
@@ -193,27 +201,6 @@ def _guarded(command: Callable[[argparse.Namespace, OrchestratorClient], int]) -
             return EXIT_INTERRUPTED
 
     return run
-
-
-def _client(args: argparse.Namespace) -> OrchestratorClient:
-    roots, key, chain = tls_files(args)
-    token = None
-    if args.auth_token_env:
-        token = os.environ.get(args.auth_token_env)
-        if not token:
-            raise UsageError(f"${args.auth_token_env} is not set")
-    else:
-        token = os.environ.get(API_KEY_ENV) or None
-    return OrchestratorClient(
-        args.address,
-        tls=args.tls,
-        root_certificates=roots,
-        private_key=key,
-        certificate_chain=chain,
-        server_name=args.server_name,
-        auth_token=token,
-        timeout=args.timeout,
-    )
 
 
 def _generate(args: argparse.Namespace, client: OrchestratorClient) -> int:
@@ -247,14 +234,23 @@ def _generate(args: argparse.Namespace, client: OrchestratorClient) -> int:
             print(summary, file=sys.stderr)
         return EXIT_OK
     with client.stream(prompt, request_id=args.request_id, **options) as stream:
-        for n, text in enumerate(stream):
-            if args.json:  # one JSON object per event, as they arrive
-                if n == 0 and stream.start is not None:
-                    _print_json_line({"start": json_format.MessageToDict(stream.start)})
-                _print_json_line({"delta": {"text": text}})
-            else:
-                sys.stdout.write(text)
-                sys.stdout.flush()
+        last = "\n"  # the last character written to stdout, as far as this command knows
+        try:
+            for n, text in enumerate(stream):
+                if args.json:  # one JSON object per event, as they arrive
+                    if n == 0 and stream.start is not None:
+                        _print_json_line({"start": json_format.MessageToDict(stream.start)})
+                    _print_json_line({"delta": {"text": text}})
+                elif text:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                    last = text[-1]
+        except OrchestratorError:
+            # The partial text ends its own line, so the error (on stderr) starts a new one
+            # on a terminal, and a script reading stdout still gets a complete last line.
+            if last != "\n":
+                print(flush=True)
+            raise
         if args.json:
             if stream.end is not None:
                 _print_json_line({"end": json_format.MessageToDict(stream.end)})
@@ -344,6 +340,8 @@ def _models(args: argparse.Namespace, client: OrchestratorClient) -> int:
 
 
 def _validate_key(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    if args.provider in UNVALIDATED_KINDS:
+        raise UsageError(UNVALIDATED_KINDS[args.provider])
     if args.key_stdin:
         key = sys.stdin.readline().strip()
     else:
@@ -361,16 +359,59 @@ def _validate_key(args: argparse.Namespace, client: OrchestratorClient) -> int:
         iam_token=args.iam_token,
         request_id=args.request_id,
     )
+    unchecked = not reply.valid and reply.error_code in UNCHECKED_CODES
     if args.json:
         _print_json(reply)
     else:
-        verdict = "valid" if reply.valid else "REJECTED"
-        print(f"{args.provider} key {verdict}: {reply.message}")
+        code = validate_key_pb2.ValidationErrorCode.Name(reply.error_code)
+        code = code.removeprefix("VALIDATION_ERROR_CODE_")
+        if reply.valid:
+            print(f"{args.provider} key valid: {reply.message}")
+        elif unchecked:
+            print(f"{args.provider} key NOT CHECKED ({code}): {reply.message}")
+            print("  the provider could not give a verdict; the key itself may be fine")
+        else:
+            print(f"{args.provider} key REJECTED ({code}): {reply.message}")
         if reply.details.detected_scope:
             print(f"  scope {reply.details.detected_scope}")
         if reply.retry_after.ToNanoseconds():
             print(f"  retry after {reply.retry_after.ToNanoseconds() / 1e9:g} s")
-    return EXIT_OK if reply.valid else EXIT_KEY_REJECTED
+    if reply.valid:
+        return EXIT_OK
+    return EXIT_KEY_UNCHECKED if unchecked else EXIT_KEY_REJECTED
+
+
+def _reload(args: argparse.Namespace, client: OrchestratorClient) -> int:
+    if args.pid_file:
+        return _signal_reload(args.pid_file)
+    reply = client.reload_config(
+        preserve_metrics=not args.no_preserve_metrics,
+        validate_only=args.validate_only,
+        request_id=args.request_id,
+    )
+    if args.json:
+        _print_json(reply)
+    else:
+        print(reload_summary(reply.result))
+    return EXIT_OK
+
+
+def _signal_reload(pid_file: str) -> int:
+    try:
+        with open(pid_file, encoding="ascii") as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read a pid from {pid_file}: {exc}") from None
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        print(f"orchestrator: no process {pid} (from {pid_file}): is the server running?",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CONNECT
+    except PermissionError:
+        raise UsageError(f"not allowed to signal process {pid} (from {pid_file})") from None
+    print(f"sent SIGHUP to {pid}; the server logs whether the reload was applied")
+    return EXIT_OK
 
 
 def _retrieve(args: argparse.Namespace, client: OrchestratorClient) -> int:

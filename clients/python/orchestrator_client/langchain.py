@@ -11,7 +11,7 @@ output and images), a retriever over Retrieve, embeddings over Embed.
     docs = OrchestratorRetriever(target="localhost:50051", collection="docs", k=4).invoke("q")
     vectors = OrchestratorEmbeddings(target="localhost:50051").embed_documents(["a", "b"])
 
-Needs langchain-core: `pip install 'orchestrator[langchain]'`.
+Needs langchain-core: `pip install 'llm-orchestrator-client[langchain]'`.
 """
 
 from __future__ import annotations

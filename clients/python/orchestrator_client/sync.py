@@ -10,6 +10,8 @@ from typing import Any, Unpack
 import grpc
 
 from orchestrator.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     embed_pb2,
     generate_pb2,
     listing_pb2,
@@ -46,6 +48,7 @@ class OrchestratorClient(BaseClient):
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else self._make_channel()
         self._stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._sleep = sleep
 
     def _make_channel(self) -> grpc.Channel:
@@ -199,6 +202,27 @@ class OrchestratorClient(BaseClient):
         assert isinstance(reply, listing_pb2.ListModelsResponse)
         return reply
 
+    def reload_config(
+        self,
+        *,
+        preserve_metrics: bool = True,
+        validate_only: bool = False,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> admin_pb2.ReloadConfigResponse:
+        """AdminService.ReloadConfig: the server re-reads its own config file (as on SIGHUP)
+        and says what changed; `validate_only` checks it without applying it. AdminService
+        is served only with an admin token: the client's `auth_token` must be that token."""
+        request = admin_pb2.ReloadConfigRequest(
+            preserve_metrics=preserve_metrics, validate_only=validate_only
+        )
+        reply = self._unary(
+            "ReloadConfig", request, timeout, request_id, metadata, stub=self._admin
+        )
+        assert isinstance(reply, admin_pb2.ReloadConfigResponse)
+        return reply
+
     def _unary(
         self,
         method: str,
@@ -206,8 +230,10 @@ class OrchestratorClient(BaseClient):
         timeout: float | None,
         request_id: str | None,
         metadata: Mapping[str, str] | None,
+        *,
+        stub: Any = None,
     ) -> object:
-        call = getattr(self._stub, method)
+        call = getattr(self._stub if stub is None else stub, method)
         call_metadata = self._metadata(request_id, metadata)
         budget = self._budget(timeout)
         calls = 0

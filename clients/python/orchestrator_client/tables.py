@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 from google.protobuf import duration_pb2
 
-from orchestrator.v1 import common_pb2, generate_pb2, listing_pb2, metrics_pb2, retrieve_pb2
+from orchestrator.v1 import (
+    admin_pb2,
+    common_pb2,
+    generate_pb2,
+    listing_pb2,
+    metrics_pb2,
+    retrieve_pb2,
+)
 from orchestrator_client.requests import struct_to_dict
 
 
@@ -54,7 +61,7 @@ def metrics_table(reply: metrics_pb2.GetMetricsResponse) -> str:
                 str(p.requests_total),
                 str(p.requests_ok),
                 str(p.requests_failed),
-                f"{p.success_rate:.0%}",
+                "-" if p.health == metrics_pb2.HEALTH_STATUS_NO_DATA else f"{p.success_rate:.0%}",
                 ms(p.p50_latency),
                 ms(p.p95_latency),
                 ms(p.time_to_first_token),
@@ -120,3 +127,26 @@ def documents_text(reply: retrieve_pb2.RetrieveResponse) -> str:
         extra = "  " + ", ".join(f"{k}={v}" for k, v in metadata.items()) if metadata else ""
         blocks.append(f"{i}. [{doc.score:.3f}] {doc.id}{extra}\n   {doc.content.strip()}")
     return "\n".join(blocks)
+
+
+def reload_summary(result: admin_pb2.ReloadResult) -> str:
+    """What a reload changed, in one line per fact."""
+    head = (
+        f"reloaded: generation {result.generation}"
+        if result.applied
+        else f"valid, not applied (generation {result.generation} serves on)"
+    )
+    lines = [head]
+    for label, names in (
+        ("added", result.added),
+        ("removed", result.removed),
+        ("changed", result.changed),
+        ("unchanged", result.unchanged),
+    ):
+        if names:
+            lines.append(f"  {label:<10} {', '.join(names)}")
+    if result.applied:
+        lines.append(f"  stats      {'kept' if result.metrics_preserved else 'reset'}")
+    if result.restart_required:
+        lines.append(f"  restart required for: {', '.join(result.restart_required)}")
+    return "\n".join(lines)

@@ -3,23 +3,17 @@ end a call with the status its error maps to."""
 
 from __future__ import annotations
 
-import itertools
 import re
-import secrets
 from typing import NoReturn
 
 import grpc
 
 from orchestrator_server.api.errors import map_error
+from orchestrator_server.domain.ids import uuid7
 
 REQUEST_ID_KEY = "x-request-id"
 KEY_ID_KEY = "x-api-key-id"  # names the caller's key in usage events; never the key itself
 _TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Generated ids: a random per-process prefix and a counter. uuid4 per call read os.urandom,
-# a system call that showed up in the profile; this is unique just the same.
-_ID_PREFIX = secrets.token_hex(8)
-_ID_COUNTER = itertools.count()
-
 Context = grpc.aio.ServicerContext[object, object]
 
 
@@ -37,7 +31,7 @@ def caller_ids(context: Context) -> tuple[str, str]:
                 request_id = value
         elif key == KEY_ID_KEY and isinstance(value, str) and _TOKEN.match(value):
             key_id = value
-    return request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):016x}", key_id
+    return request_id or uuid7(), key_id
 
 
 async def abort(context: Context, error: BaseException, request_id: str) -> NoReturn:

@@ -38,6 +38,15 @@ HEALTH = {
     HealthClass.DEGRADED: metrics_pb2.HEALTH_STATUS_DEGRADED,
     HealthClass.UNHEALTHY: metrics_pb2.HEALTH_STATUS_UNHEALTHY,
 }
+
+
+def health_status(snap: ProviderSnapshot) -> metrics_pb2.HealthStatus:
+    """The snapshot's health class, or NO_DATA when nothing in the window backs a HEALTHY."""
+    if snap.health is HealthClass.HEALTHY and snap.recent_samples == 0:
+        return metrics_pb2.HEALTH_STATUS_NO_DATA
+    return HEALTH[snap.health]
+
+
 CIRCUIT = {
     CircuitState.CLOSED: metrics_pb2.CIRCUIT_STATE_CLOSED,
     CircuitState.OPEN: metrics_pb2.CIRCUIT_STATE_OPEN,
@@ -61,6 +70,11 @@ def duration(seconds: float | None) -> duration_pb2.Duration | None:
     out = duration_pb2.Duration()
     out.FromNanoseconds(round(seconds * 1e9))
     return out
+
+
+def cost_to_proto(amount: float, currency: str) -> common_pb2.Cost | None:
+    """None (no `cost` in the reply) when the model has no price; a free model's is 0."""
+    return common_pb2.Cost(amount=amount, currency=currency) if currency else None
 
 
 def usage_to_proto(usage: Usage) -> common_pb2.Usage:
@@ -94,7 +108,7 @@ def generate_response(result: RoutedCompletion, request_id: str) -> generate_pb2
         provider=result.provider,
         model=result.model,
         usage=usage_to_proto(result.usage),
-        cost=common_pb2.Cost(amount=result.cost, currency=result.currency),
+        cost=cost_to_proto(result.cost, result.currency),
         latency=duration(result.latency),
         attempts=attempts_to_proto(result.attempts),
         request_id=request_id,
@@ -122,7 +136,7 @@ def stream_end(event: StreamFinished) -> generate_pb2.GenerateStreamResponse:
         end=generate_pb2.StreamEnd(
             finish_reason=FINISH_REASONS[event.finish_reason],
             usage=usage_to_proto(event.usage),
-            cost=common_pb2.Cost(amount=event.cost, currency=event.currency),
+            cost=cost_to_proto(event.cost, event.currency),
             attempts=attempts_to_proto(event.attempts),
             latency=duration(event.latency),
             time_to_first_token=duration(event.time_to_first_token),
@@ -136,7 +150,7 @@ def provider_metrics(snap: ProviderSnapshot) -> metrics_pb2.ProviderMetrics:
         name=snap.name,
         kind=PROVIDER_KINDS.get(snap.kind, common_pb2.PROVIDER_KIND_UNSPECIFIED),
         model=snap.model,
-        health=HEALTH[snap.health],
+        health=health_status(snap),
         requests_total=snap.requests_total,
         requests_ok=snap.requests_ok,
         requests_failed=snap.requests_failed,
@@ -148,7 +162,7 @@ def provider_metrics(snap: ProviderSnapshot) -> metrics_pb2.ProviderMetrics:
         time_to_first_token=duration(snap.time_to_first_token),
         prompt_tokens=snap.prompt_tokens,
         completion_tokens=snap.completion_tokens,
-        cost=common_pb2.Cost(amount=snap.cost, currency=snap.currency),
+        cost=cost_to_proto(snap.cost, snap.currency),
         circuit_state=CIRCUIT[snap.circuit_state],
         consecutive_failures=snap.consecutive_failures,
         weight=snap.weight,

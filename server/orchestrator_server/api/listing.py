@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from google.protobuf import timestamp_pb2
 
 from orchestrator.v1 import common_pb2, listing_pb2
-from orchestrator_server.api.convert import CIRCUIT, HEALTH, PROVIDER_KINDS
+from orchestrator_server.api.convert import CIRCUIT, PROVIDER_KINDS, health_status
 from orchestrator_server.auth.scope import (
     may_use_alias,
     may_use_model,
@@ -47,7 +47,7 @@ def list_providers(generation: Generation, caller: Caller) -> listing_pb2.ListPr
                 kind=_kind(slot.spec.kind),
                 model=slot.spec.model,
                 models=slot.spec.models,
-                health=HEALTH[snap.health],
+                health=health_status(snap),
                 circuit_state=CIRCUIT[snap.circuit_state],
                 weight=slot.spec.weight,
             )

@@ -20,6 +20,7 @@ from orchestrator_server.domain.caller import Caller
 from orchestrator_server.domain.errors import (
     AliasNotAllowed,
     ModelNotAllowed,
+    NotFound,
     PermissionDenied,
     ProviderNotAllowed,
 )
@@ -72,7 +73,8 @@ def authorize_route(
 ) -> None:
     """Raises a PermissionDenied unless `caller` may make a request naming `model` and
     `provider` (as a Generate request does), which can reach `targets()` (resolved only for
-    a restricted key; it raises as routing would, e.g. NotFound)."""
+    a restricted key; it raises as routing would, e.g. NotFound, whose list of what exists is
+    left out)."""
     if caller.unrestricted:
         return
     scope = scope_of(caller.models)
@@ -80,7 +82,12 @@ def authorize_route(
         return
     if provider and not scope.provider(provider):
         raise provider_refused(caller, provider)
-    reached = targets()
+    try:
+        reached = targets()
+    except NotFound as exc:
+        # What exists, listed for a key that may use everything, is more than this one may
+        # see (ListModels shows it its own share).
+        raise exc.unlisted() from None
     refused = next(((p, m) for p, m in reached if not scope.target(p, m)), None)
     if refused is None:
         return

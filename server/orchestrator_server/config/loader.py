@@ -60,12 +60,16 @@ def config_from_data(data: object, source: str = "<config>") -> Config:
 
 
 def load_config(path: str | Path) -> Config:
+    """A config file. Relative paths in it (collection index folders) are relative to the
+    file's folder, as a reader of the file expects, whatever the working directory."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(p), [f"cannot read file ({exc.strerror})"]) from None
-    return parse_config(text, str(p))
+    config = parse_config(text, str(p))
+    base = p.expanduser().absolute().parent
+    return config.model_copy(update={"retrieval": config.retrieval.anchored(base)})
 
 
 def default_config() -> Config:

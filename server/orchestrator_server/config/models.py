@@ -115,6 +115,10 @@ class LoggingConfig(Strict):
     include_prompts: bool = Field(
         False, description="attempt log records carry the last user message (DEBUG level)"
     )
+    failed_attempts: Literal["INFO", "DEBUG"] = Field(
+        "INFO",
+        description="the level of a failed provider call's log line (DEBUG: quiet unless asked)",
+    )
 
 
 class Config(Strict):

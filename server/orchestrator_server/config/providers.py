@@ -46,7 +46,7 @@ class ProviderBase(Strict):
     retries: int = Field(1, ge=0, le=10)
     weight: float = Field(1.0, ge=0)
     price: PriceConfig | None = Field(
-        None, description="none: the built-in table's price for the model, else free"
+        None, description="none: the built-in table's price for the model, else no price"
     )
     prices: dict[str, PriceConfig] = Field(
         default_factory=dict, description="model -> price, overriding `price` for that model"
@@ -102,6 +102,11 @@ class HttpProviderBase(ProviderBase):
     base_url: str | None = Field(None, description="default: the provider's public endpoint")
     api_key_env: EnvVarName | None = Field(
         None, description="name of the environment variable holding the key (never the key)"
+    )
+    on_missing_key: Literal["fail", "disable"] = Field(
+        "fail",
+        description="api_key_env names an unset variable: fail (the server does not start, a "
+        "reload is rejected) or disable this provider with a warning until a reload finds it",
     )
     verify_ssl: bool = Field(True, description="false only for development; logged loudly")
     ca_bundle: FilePath | None = Field(None, description="extra PEM CA certificates to trust")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -9,12 +10,18 @@ from pydantic import Field, field_validator, model_validator
 from orchestrator_server.config.base import ProviderName, Strict
 
 CollectionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+BUILTIN_PREFIX = "builtin:"  # an index shipped inside the package
 
 
 class HashingEmbedderConfig(Strict):
     """Dependency-free feature hashing of words and word pairs: for tests and demos."""
 
     kind: Literal["hashing"]
+    model: Literal["hashing-v1", "hashing-v2"] = Field(
+        "hashing-v2",
+        description="v2: stop words, stemming and IDF fitted on the collection; v1: raw words "
+        "(for indexes built before v2)",
+    )
     dimension: int = Field(384, ge=8, le=65_536)
 
 
@@ -93,7 +100,8 @@ class CollectionConfig(Strict):
     name: CollectionName
     path: str = Field(
         min_length=1,
-        description="index folder; 'builtin:NAME' is an index shipped inside the package",
+        description="index folder (relative: to the config file's folder); 'builtin:NAME' is "
+        "an index shipped inside the package",
     )
     embedder: EmbedderConfig
     index: IndexOptions = Field(default_factory=IndexOptions)  # type: ignore[arg-type]
@@ -103,6 +111,14 @@ class CollectionConfig(Strict):
         description="false: a missing or broken index marks the collection unavailable "
         "(Retrieve answers FAILED_PRECONDITION) instead of stopping the start",
     )
+
+
+def anchored(path: str, base: Path) -> str:
+    """A collection path as the server should read it: relative ones are relative to `base`
+    (the config file's folder), not to wherever the server happens to be started."""
+    if path.startswith(BUILTIN_PREFIX) or Path(path).expanduser().is_absolute():
+        return path
+    return str(base / path)
 
 
 class RetrievalConfig(Strict):
@@ -119,3 +135,10 @@ class RetrievalConfig(Strict):
                 raise ValueError(f"collection name {c.name!r} is used twice")
             seen.add(c.name)
         return collections
+
+    def anchored(self, base: Path) -> RetrievalConfig:
+        """This section with relative collection paths made relative to `base`."""
+        collections = [
+            c.model_copy(update={"path": anchored(c.path, base)}) for c in self.collections
+        ]
+        return self.model_copy(update={"collections": collections})

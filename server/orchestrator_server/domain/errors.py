@@ -113,13 +113,22 @@ class UnsupportedFeature(InvalidRequest):
 
 
 class NotFound(GatewayError):
-    """An unknown provider, model, alias or collection named by the caller."""
+    """An unknown provider, model, alias or collection named by the caller. `listing` says
+    what exists instead; it is dropped (`unlisted`) for a key that may not see all of it."""
 
-    def __init__(self, message: str, *, field: str, resource_type: str, name: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, field: str, resource_type: str, name: str, listing: str = ""
+    ) -> None:
+        super().__init__(f"{message}; {listing}" if listing else message)
         self.field = field
         self.resource_type = resource_type
         self.name = name
+        self._unlisted = message
+
+    def unlisted(self) -> NotFound:
+        return NotFound(
+            self._unlisted, field=self.field, resource_type=self.resource_type, name=self.name
+        )
 
 
 class ProviderRejectedRequest(GatewayError):

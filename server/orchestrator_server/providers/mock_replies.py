@@ -13,7 +13,7 @@ from typing import Any
 from orchestrator_server.domain.chat import ChatRequest, Role
 from orchestrator_server.domain.tools import ToolCall, ToolChoiceMode, ToolDefinition
 from orchestrator_server.retrieval.embedders.base import Purpose
-from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
+from orchestrator_server.retrieval.embedders.hashing import V1, HashingEmbedder
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _FORMATS = {
@@ -120,6 +120,7 @@ def json_reply(request: ChatRequest, text: str) -> str:
 
 def vectors(inputs: tuple[str, ...], dimensions: int) -> list[list[float]]:
     """The hashing embedder's vectors: texts sharing words are close, and a collection built
-    with the hashing embedder of the same size finds the same passages through them."""
-    rows = HashingEmbedder(dimensions).embed_sync(inputs, Purpose.DOCUMENT)
+    with the hashing embedder of the same size finds the same passages through them. Its
+    first generation, which needs no IDF fitted on a collection (a provider has none)."""
+    rows = HashingEmbedder(dimensions, model=V1).embed_sync(inputs, Purpose.DOCUMENT)
     return [[float(x) for x in row] for row in rows]

@@ -158,7 +158,8 @@ class YandexGptProvider(HttpAdapter):
 
     def headers(self, request: ChatRequest) -> dict[str, str]:
         """x-client-request-id lets Yandex support find a call. Yandex asks for a UUID, so
-        the request id is sent only when it is one (generated ids are 32 hex digits)."""
+        the request id is sent only when it is one (generated ids are UUIDv7; a caller's
+        x-request-id may be anything)."""
         try:
             client_id = str(uuid.UUID(request.request_id))
         except ValueError:

@@ -13,7 +13,7 @@ from orchestrator_server.auth.keys import KeyTable
 from orchestrator_server.config.models import Config
 from orchestrator_server.config.providers import HttpProviderBase, ProviderConfig
 from orchestrator_server.providers.base import Provider
-from orchestrator_server.providers.registry import build_provider
+from orchestrator_server.providers.registry import build_provider, skipped_for_missing_key
 from orchestrator_server.reload.generation import Generation, close_providers
 from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver
 from orchestrator_server.routing.router import Router
@@ -94,8 +94,9 @@ def first_generation(
     built: list[Provider] = []
     fingerprints: dict[str, str | None] = {}
     for i, entry in enumerate(config.providers):
-        if entry.enabled:
-            built.append(build_provider(entry, f"providers[{i}]"))
+        where = f"providers[{i}]"
+        if entry.enabled and not skipped_for_missing_key(entry, where):
+            built.append(build_provider(entry, where))
             fingerprints[entry.name] = fingerprint(entry)
     return Generation(1, config, router_for(built, config, observer), fingerprints, keys)
 
@@ -114,7 +115,7 @@ async def next_generation(
     fingerprints: dict[str, str | None] = {}
     try:
         for i, entry in enumerate(config.providers):
-            if not entry.enabled:
+            if not entry.enabled or skipped_for_missing_key(entry, f"providers[{i}]"):
                 continue
             digest = fingerprint(entry)
             fingerprints[entry.name] = digest

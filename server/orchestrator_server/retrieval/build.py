@@ -19,8 +19,13 @@ from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from orchestrator_server.config.retrieval import ChunkingConfig, IndexOptions
 from orchestrator_server.domain.errors import ProviderError
-from orchestrator_server.retrieval.embedders.base import Embedder, EmbedderInfo, Purpose
-from orchestrator_server.retrieval.manifest import Manifest
+from orchestrator_server.retrieval.embedders.base import (
+    Embedder,
+    EmbedderInfo,
+    FittedEmbedder,
+    Purpose,
+)
+from orchestrator_server.retrieval.manifest import STATE_FILE, Manifest
 from orchestrator_server.retrieval.store import Store, StoredDocument, index_params
 
 SUFFIXES = (".md", ".txt", ".jsonl")
@@ -200,7 +205,9 @@ async def build_index(
         names = ", ".join(str(s) for s in sources)
         raise BuildError(f"no text found in {names} (reads {', '.join(SUFFIXES)})")
     on_chunked(len(passages))
-    vectors = await embed_all(embedder, [p.content for p in passages], batch_size, progress)
+    texts = [p.content for p in passages]
+    state = embedder.fit(texts) if isinstance(embedder, FittedEmbedder) else None
+    vectors = await embed_all(embedder, texts, batch_size, progress)
     info = embedder.info
     store = Store.build(vectors, passages, options)
     manifest = Manifest(
@@ -214,11 +221,11 @@ async def build_index(
         index_params=index_params(options, len(passages)),
         chunking={"size": chunking.size, "overlap": chunking.overlap},
     )
-    save(store, manifest, out)
+    save(store, manifest, out, state)
     return manifest
 
 
-def save(store: Store, manifest: Manifest, out: Path) -> None:
+def save(store: Store, manifest: Manifest, out: Path, state: dict[str, Any] | None = None) -> None:
     """Written beside `out` first and swapped in, so a server never reads half an index."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.building-{os.getpid()}"
@@ -226,6 +233,8 @@ def save(store: Store, manifest: Manifest, out: Path) -> None:
     staging.mkdir()
     try:
         store.save(staging)
+        if state is not None:
+            (staging / STATE_FILE).write_text(json.dumps(state, separators=(",", ":")) + "\n")
         manifest.write(staging)
         old = out.parent / f".{out.name}.old-{os.getpid()}"
         if out.exists():

@@ -50,9 +50,10 @@ def run_index(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from orchestrator_server.config.retrieval import BUILTIN_PREFIX
     from orchestrator_server.providers.registry import ProviderSetupError
     from orchestrator_server.retrieval.build import BuildError, build_index
-    from orchestrator_server.retrieval.collections import BUILTIN_PREFIX, resolve_path
+    from orchestrator_server.retrieval.collections import resolve_path
     from orchestrator_server.retrieval.embedders.factory import build_embedder
 
     try:

@@ -7,6 +7,7 @@ go to one bounded thread pool; provider embedders are plain async HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator_server.config.providers import ProviderConfig
 from orchestrator_server.config.retrieval import (
+    BUILTIN_PREFIX,
     CollectionConfig,
     GatewayEmbedderConfig,
     LocalEmbedderConfig,
@@ -36,11 +38,23 @@ from orchestrator_server.domain.errors import (
 )
 from orchestrator_server.providers.registry import ProviderSetupError
 from orchestrator_server.retrieval.batching import Batcher
-from orchestrator_server.retrieval.embedders.base import Embedder, Purpose, SyncEmbedder, Vectors
+from orchestrator_server.retrieval.embedders.base import (
+    Embedder,
+    FittedEmbedder,
+    Purpose,
+    SyncEmbedder,
+    Vectors,
+)
 from orchestrator_server.retrieval.embedders.factory import build_embedder
 from orchestrator_server.retrieval.embedders.gateway import EmbedFunction
 from orchestrator_server.retrieval.filters import Predicate, compile_filter
-from orchestrator_server.retrieval.manifest import IndexLoadError, Manifest, check_embedder
+from orchestrator_server.retrieval.manifest import (
+    STATE_FILE,
+    IndexLoadError,
+    IndexMissing,
+    Manifest,
+    check_embedder,
+)
 from orchestrator_server.retrieval.types import Passage, RetrieveQuery, RetrieveResult
 
 if TYPE_CHECKING:
@@ -48,7 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUILTIN_PREFIX = "builtin:"
 DEFAULT_EMBED_TIMEOUT = 30.0
 
 
@@ -57,11 +70,13 @@ class CollectionLoadError(Exception):
 
 
 def resolve_path(path: str) -> Path:
-    """An index folder; 'builtin:NAME' is one shipped inside this package (read-only)."""
+    """An index folder, absolute; 'builtin:NAME' is one shipped inside this package
+    (read-only). A config file's relative paths are already relative to its folder
+    (config.load_config); others (the embedded config, ApplyConfig) to the working one."""
     if path.startswith(BUILTIN_PREFIX):
         name = path.removeprefix(BUILTIN_PREFIX)
         return Path(str(resources.files("orchestrator_server.retrieval") / "builtin" / name))
-    return Path(path).expanduser()
+    return Path(path).expanduser().absolute()
 
 
 Search = tuple[RetrieveQuery, Predicate | None]
@@ -134,10 +149,13 @@ class Collections:
         config: RetrievalConfig,
         providers: Sequence[ProviderConfig],
         gateway: EmbedFunction | None = None,
+        *,
+        config_path: str | None = None,
     ) -> Collections:
         """Loads every collection. A required one that fails raises CollectionLoadError;
         an optional one is kept, unavailable, with the reason logged. `gateway` is the
-        server's Embed path, for collections with a `gateway` embedder."""
+        server's Embed path, for collections with a `gateway` embedder. A missing index's
+        message says how to build it (with `config_path` in the command, if known)."""
         executor = ThreadPoolExecutor(config.workers, thread_name_prefix="retrieval")
         loaded: list[Collection] = []
         try:
@@ -148,6 +166,8 @@ class Collections:
                     await _load_one(collection, config, providers, executor, i, gateway)
                 except (IndexLoadError, ProviderSetupError, ImportError, OSError) as exc:
                     problem = f"collection {c.name!r}: {exc}"
+                    if isinstance(exc, IndexMissing):
+                        problem += "; " + build_hint(c.name, config_path)
                     if c.required:
                         raise CollectionLoadError(problem) from None
                     collection.problem = problem
@@ -206,6 +226,8 @@ async def _load_one(
         embedder = build_embedder(c.embedder, providers, executor, where, gateway)
     collection.embedder = embedder
     check_embedder(manifest, embedder.info)
+    if isinstance(embedder, FittedEmbedder):
+        await loop.run_in_executor(executor, _load_state, embedder, folder)
     if manifest.index_type != c.index.type:
         log.warning(
             "collection %r: configured as %s but the index on disk is %s; it is served as "
@@ -232,6 +254,30 @@ async def _load_one(
         manifest.chunks,
         manifest.index_type,
         manifest.embedder.describe(),
+    )
+
+
+def _load_state(embedder: FittedEmbedder, folder: Path) -> None:
+    path = folder / STATE_FILE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if embedder.fitted:
+            return  # an embedder that learns nothing (hashing-v1)
+        raise IndexLoadError(f"{path} is missing; rebuild the index") from None
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"{path} is unreadable: {exc}") from None
+    try:
+        embedder.load_state(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexLoadError(f"{path}: {exc}; rebuild the index") from None
+
+
+def build_hint(name: str, config_path: str | None) -> str:
+    config = config_path or "YOUR-CONFIG.yaml"
+    return (
+        f"build it with: orchestrator index build --collection {name} --from DOCUMENTS "
+        f"--config {config}"
     )
 
 

@@ -12,12 +12,17 @@ from orchestrator_server.retrieval.embedders.base import EmbedderInfo
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.faiss"  # faiss.write_index of the vectors
+STATE_FILE = "embedder.json"  # what a fitted embedder learnt from the collection (its IDF)
 DOCUMENTS_FILE = "documents.jsonl"  # one {"id", "content", "metadata"} per vector, in order
 METRIC = "cosine"  # unit vectors, inner product: score = cosine similarity
 
 
 class IndexLoadError(Exception):
     """An index that cannot be used: missing, unreadable, or built by another embedder."""
+
+
+class IndexMissing(IndexLoadError):
+    """There is no index at the path at all (as opposed to a broken one)."""
 
 
 class EmbedderMismatch(IndexLoadError):
@@ -68,7 +73,7 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise IndexLoadError(f"no index at {folder} ({MANIFEST_FILE} is missing)") from None
+            raise IndexMissing(f"no index at {folder} ({MANIFEST_FILE} is missing)") from None
         except (OSError, ValueError) as exc:
             raise IndexLoadError(f"{path} is unreadable: {exc}") from None
         try:

@@ -49,6 +49,17 @@ def _invalid_model(description: str) -> InvalidRequest:
     return InvalidRequest([FieldViolation("model", description)])
 
 
+_LISTED = 20  # names quoted in a NOT_FOUND message; ListModels has them all
+
+
+def _listing(label: str, names: Sequence[str]) -> str:
+    if not names:
+        return f"{label}: none"
+    shown = ", ".join(names[:_LISTED])
+    more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+    return f"{label}: {shown}{more}"
+
+
 class CandidateResolver:
     def __init__(
         self, slots: Sequence[Slot], aliases: Mapping[str, Sequence[str]] | None = None
@@ -67,6 +78,14 @@ class CandidateResolver:
         self._aliases = {
             alias: self._alias_targets(alias, targets) for alias, targets in (aliases or {}).items()
         }
+        # What a caller who named something unknown can use instead, said once here.
+        served = [
+            f"{s.name}/{m}" for s in slots for m in dict.fromkeys((s.spec.model, *s.spec.models))
+        ]
+        self._model_hint = "; ".join(
+            [_listing("models", served), _listing("aliases", list(self._aliases))]
+        )
+        self._provider_hint = _listing("providers", list(self._slots))
 
     def _alias_targets(self, alias: str, targets: Sequence[str]) -> tuple[Candidate, ...]:
         found: list[Candidate] = []
@@ -103,6 +122,7 @@ class CandidateResolver:
                 field="model",
                 resource_type="provider",
                 name=provider,
+                listing=self._provider_hint,
             )
         aliased = self._aliases.get(model)
         if aliased is not None:
@@ -122,6 +142,7 @@ class CandidateResolver:
             field="model",
             resource_type="model",
             name=model,
+            listing=self._model_hint,
         )
 
     def _pinned(self, provider: str, model: str) -> Sequence[Candidate]:
@@ -132,6 +153,7 @@ class CandidateResolver:
                 field="provider",
                 resource_type="provider",
                 name=provider,
+                listing=self._provider_hint,
             )
         if not model:
             return self._defaults[provider]

@@ -250,7 +250,8 @@ class ProviderStats:
             requests_total=self.requests_total,
             requests_ok=self.requests_ok,
             requests_failed=self.requests_failed,
-            success_rate=1.0 - self.error_rate(),  # over the recent window, as health is
+            # Over the recent window, as health is; 0 with nothing in it (no data, not success).
+            success_rate=1.0 - self.error_rate() if self._outcomes else 0.0,
             average_latency=self._latency_total / self.requests_ok if self.requests_ok else None,
             rolling_latency=self.rolling_latency(),
             p50_latency=_percentile(recent, 0.50) if recent else None,
@@ -263,4 +264,5 @@ class ProviderStats:
             consecutive_failures=self._consecutive,
             in_flight=self.in_flight,
             last_error=self.last_error,
+            recent_samples=len(self._outcomes),
         )

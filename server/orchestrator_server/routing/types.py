@@ -111,3 +111,4 @@ class ProviderSnapshot:
     consecutive_failures: int
     in_flight: int
     last_error: LastError | None
+    recent_samples: int = 0  # outcomes in the health window; 0: health is a default, not data

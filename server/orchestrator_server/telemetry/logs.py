@@ -56,6 +56,9 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # faiss logs at INFO which CPU build it loads, with a ModuleNotFoundError for each build it
+    # skips: routine, but it reads as a failure at start-up. Shown when DEBUG is asked for.
+    logging.getLogger("faiss").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 class _WorkerTag(logging.Filter):
@@ -70,21 +73,24 @@ class _WorkerTag(logging.Filter):
 
 class AttemptLogger:
     """An AttemptObserver writing one record per provider call to the `orchestrator.attempts`
-    logger: failures and cancellations at INFO, successes at DEBUG. The fields (request_id,
-    provider, model, outcome, error, latency_ms, tokens, key_id and tenant when known) become
-    JSON keys with `logging.json`.
-    The prompt is included only with `logging.include_prompts`; keys never are."""
+    logger: failures and cancellations at `failure_level` (INFO, or DEBUG with
+    `logging.failed_attempts: DEBUG`, as the embedded demo config has since one of its mocks
+    fails on purpose), successes at DEBUG. The fields (request_id, provider, model, outcome,
+    error, latency_ms, tokens, key_id and tenant when known) become JSON keys with
+    `logging.json`. The prompt is included only with `logging.include_prompts`; keys never
+    are."""
 
-    def __init__(self, *, include_prompts: bool = False) -> None:
+    def __init__(self, *, include_prompts: bool = False, failure_level: int = logging.INFO) -> None:
         self._log = logging.getLogger("orchestrator.attempts")
         self._include_prompts = include_prompts
+        self._failure_level = failure_level
 
     def attempt_started(self, record: AttemptRecord) -> None:
         pass
 
     def attempt_ended(self, record: AttemptRecord) -> None:
         success = record.outcome is AttemptOutcome.SUCCESS
-        level = logging.DEBUG if success else logging.INFO
+        level = logging.DEBUG if success else self._failure_level
         if not self._log.isEnabledFor(level):
             return
         usage = record.usage

@@ -104,7 +104,12 @@ class Telemetry:
             self.server_spans = ServerSpans(tracer)
         if self.sinks:
             observers.append(UsageObserver(self.sinks))
-        observers.append(AttemptLogger(include_prompts=config.logging.include_prompts))
+        observers.append(
+            AttemptLogger(
+                include_prompts=config.logging.include_prompts,
+                failure_level=logging.getLevelName(config.logging.failed_attempts),
+            )
+        )
         self.observer: AttemptObserver = FanOut(observers) if observers else NO_OBSERVER
 
     def _sinks(self, config: Config, hooks: Sequence[UsageHook]) -> list[SinkWorker]:

@@ -62,7 +62,7 @@ def _configured_exporter(config: TracingConfig) -> SpanExporter:
     except ImportError:
         raise TracingSetupError(
             "telemetry.tracing.exporter: otlp needs the OTLP exporter: "
-            "pip install 'orchestrator[otlp]'"
+            "pip install 'llm-orchestrator-server[otlp]'"
         ) from None
     return OTLPSpanExporter(endpoint=config.endpoint) if config.endpoint else OTLPSpanExporter()
 

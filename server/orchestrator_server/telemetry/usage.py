@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from orchestrator_server.domain.attempts import AttemptOutcome
+from orchestrator_server.domain.ids import uuid7
 from orchestrator_server.routing.observer import AttemptRecord
 
 log = logging.getLogger(__name__)
 
 UsageHook = Callable[["UsageEvent"], Awaitable[None] | None]
 DropCounter = Callable[[str, str, int], None]  # (sink, reason, events)
-
-_ID_PREFIX = secrets.token_hex(6)
-_ID_COUNTER = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +65,7 @@ def usage_event(record: AttemptRecord, timestamp: float) -> UsageEvent:
     meta = record.request.meta
     success = record.outcome is AttemptOutcome.SUCCESS
     return UsageEvent(
-        event_id=f"{_ID_PREFIX}{next(_ID_COUNTER):012x}",
+        event_id=uuid7(),
         timestamp=timestamp,
         request_id=record.request.request_id,
         provider=record.provider.name,

@@ -28,6 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from orchestrator_server.listeners import UNIX, split_host_port, start_site
+from orchestrator_server.pidfile import remove_pid_file, write_pid_file
 from orchestrator_server.workers.exposition import merge, supervisor_families
 from orchestrator_server.workers.role import METRICS, READY, private_address
 
@@ -52,6 +53,7 @@ class Plan:
     grace_period: float
     worker_args: Sequence[str]  # `serve` options every worker gets (--config, --log-level, ...)
     admin_enabled: bool = False
+    pid_file: Path | None = None  # `serve --pid-file`: this process, which relays SIGHUP
 
 
 def backoff(failures: int) -> float:
@@ -118,10 +120,16 @@ class Supervisor:
                     "reload.admin is on: an AdminService change applies to the one worker that "
                     "answers it; SIGHUP (or reload.watch) reloads every worker"
                 )
+            if self.plan.pid_file is not None:
+                # SIGHUP is handled (above); workers started after it read the file anew.
+                write_pid_file(self.plan.pid_file)
+                log.info("pid %d in %s", os.getpid(), self.plan.pid_file)
             tasks = [asyncio.create_task(self._keep(w)) for w in self._workers]
             await self._stopping.wait()
             await self._drain(tasks)
         finally:
+            if self.plan.pid_file is not None:
+                remove_pid_file(self.plan.pid_file)
             if self._runner is not None:
                 await self._runner.cleanup()
             reservation.close()

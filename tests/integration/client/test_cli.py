@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 
@@ -12,7 +13,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from orchestrator.v1 import retrieve_pb2, validate_key_pb2
-from tests.helpers import Running, make_config, mock_provider, running
+from tests.helpers import Running, demo_collection, make_config, mock_provider, running
 from tests.scripted import scripted_server
 
 
@@ -72,6 +73,8 @@ async def test_metrics_prints_a_table(server: Running) -> None:
     assert lines[0].startswith("strategy first-available")
     assert lines[1].split()[:3] == ["PROVIDER", "KIND", "MODEL"]
     assert [line.split()[0] for line in lines[2:]] == ["alpha", "beta"]
+    # Never called: no health verdict and no success rate, rather than "healthy 100%".
+    assert lines[2].split()[3:9] == ["no-data", "closed", "0", "0", "0", "-"]
 
 
 async def test_models_prints_provider_model_names(server: Running) -> None:
@@ -96,6 +99,12 @@ async def test_server_error_exits_1_with_status_and_fields(server: Running) -> N
     assert code == 1
     assert "UNAVAILABLE" in err
     assert "tried beta/m-2: failed unavailable" in err
+    code, _, err = await orchestrator(
+        "generate", "hi", "--model", "nope", "--address", server.target
+    )
+    assert code == 1
+    assert "NOT_FOUND" in err
+    assert "models: alpha/m-1, beta/m-2; aliases: none" in err
 
 
 async def test_no_server_exits_3(server: Running) -> None:
@@ -125,7 +134,11 @@ async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
         server.script(
             "ValidateKey",
             validate_key_pb2.ValidateKeyResponse(valid=True, message="key accepted"),
-            validate_key_pb2.ValidateKeyResponse(valid=False, message="rejected (401)"),
+            validate_key_pb2.ValidateKeyResponse(
+                valid=False,
+                error_code=validate_key_pb2.VALIDATION_ERROR_CODE_INVALID_API_KEY,
+                message="rejected (401)",
+            ),
         )
         document = retrieve_pb2.RetrievedDocument(
             id="a.md#0",
@@ -145,7 +158,7 @@ async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
     assert ok[0] == 0, ok[2]
     assert "gigachat key valid: key accepted" in ok[1]
     assert rejected[0] == 4
-    assert "REJECTED" in rejected[1]
+    assert "openai key REJECTED (INVALID_API_KEY): rejected (401)" in rejected[1]
     assert found[0] == 0, found[2]
     assert "a.md#0" in found[1]
     assert "Breakers open after failures." in found[1]
@@ -158,11 +171,7 @@ async def test_validate_key_and_retrieve_against_a_scripted_server() -> None:
 async def test_validate_key_and_retrieve_against_the_real_server() -> None:
     config = make_config(
         mock_provider("alpha"),
-        retrieval={
-            "collections": [
-                {"name": "docs", "path": "builtin:docs", "embedder": {"kind": "hashing"}}
-            ]
-        },
+        retrieval={"collections": [demo_collection()]},
     )
     async with running(config) as server:
         address = ["--address", server.target]
@@ -181,3 +190,53 @@ async def test_validate_key_and_retrieve_against_the_real_server() -> None:
     assert found[1].count(".md#") >= 2
     assert missing[0] == 1
     assert "NOT_FOUND" in missing[2]
+
+
+async def test_validate_key_that_cannot_reach_the_provider_is_not_a_rejection() -> None:
+    """Exit 5 and NOT CHECKED when the provider gave no verdict (here: nothing listens at
+    the allowed base URL), 4 only when it rejected the key; azure-openai is named and
+    explained rather than missing."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # free again once closed
+    config = make_config(
+        mock_provider("alpha"),
+        validate_key={"official_endpoints": False, "allowed_base_urls": {"openai": [closed]}},
+    )
+    async with running(config) as server:
+        address = ["--address", server.target]
+        unreachable = await orchestrator(
+            "validate-key", "--provider", "openai", "--base-url", closed, "--key-stdin",
+            *address, stdin=b"sk-test\n",
+        )  # fmt: skip
+        failing = await orchestrator(
+            "validate-key", "--provider", "mock", "--key-stdin", *address, stdin=b"error-key\n"
+        )
+        azure = await orchestrator(
+            "validate-key", "--provider", "azure-openai", "--key-stdin", *address, stdin=b"k\n"
+        )
+    assert unreachable[0] == 5, unreachable
+    assert "openai key NOT CHECKED (" in unreachable[1]
+    assert "REJECTED" not in unreachable[1]
+    assert failing[0] == 5, failing
+    assert "NOT CHECKED (PROVIDER_ERROR)" in failing[1]
+    assert azure[0] == 2
+    assert "cannot check Azure OpenAI keys" in azure[2]
+    assert "check-providers" in azure[2]
+
+
+async def test_a_stream_failing_part_way_ends_the_partial_line_before_the_error() -> None:
+    config = make_config(
+        mock_provider("a", mode="fail-after-n-chunks", fail_after_chunks=2, reply="a b c d"),
+    )
+    async with running(config) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestrator_server", "generate", "hi", "--stream",
+            "--address", server.target,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1
+    first, second, *_ = out.decode().splitlines()
+    assert first == "a b"  # the partial text, on a line of its own
+    assert second.startswith("orchestrator: the server answered UNAVAILABLE")

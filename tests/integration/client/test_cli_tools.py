@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator_server.retrieval.embedders.base import Purpose
-from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
+from orchestrator_server.retrieval.embedders.hashing import V1, HashingEmbedder
 from tests.helpers import Running, make_config, mock_provider, running
 from tests.integration.client.test_cli import orchestrator
 from tests.integration.providers.tools_common import CITY_SCHEMA, WEATHER_SCHEMA
@@ -38,7 +38,7 @@ async def test_embed_prints_one_vector_per_text(server: Running) -> None:
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     texts = ["red apples", "blue ocean", "green forest"]
-    expected = HashingEmbedder(16).embed_sync(texts, Purpose.DOCUMENT)
+    expected = HashingEmbedder(16, model=V1).embed_sync(texts, Purpose.DOCUMENT)
     assert rows == [pytest.approx(list(r), abs=1e-6) for r in expected]
     assert "m mock-embedding: 3 vectors of 16, 6 tokens" in err
 

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from orchestrator.v1 import retrieve_pb2
 from orchestrator_client import InvalidArgument, Unavailable
 from orchestrator_client.langchain import ChatOrchestrator, OrchestratorRetriever
-from tests.helpers import make_config, mock_provider, running
+from tests.helpers import demo_collection, make_config, mock_provider, running
 from tests.scripted import scripted_server
 
 CONFIG = make_config(
@@ -126,11 +126,7 @@ async def test_retriever_sync_and_async() -> None:
 async def test_retriever_on_the_real_server_demo_collection() -> None:
     demo = make_config(
         mock_provider("alpha"),
-        retrieval={
-            "collections": [
-                {"name": "docs", "path": "builtin:docs", "embedder": {"kind": "hashing"}}
-            ]
-        },
+        retrieval={"collections": [demo_collection()]},
     )
     async with running(demo) as server:
         retriever = OrchestratorRetriever(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator_client.langchain import ChatOrchestrator, OrchestratorEmbeddings
 from orchestrator_server.retrieval.embedders.base import Purpose
-from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
+from orchestrator_server.retrieval.embedders.hashing import V1, HashingEmbedder
 from tests.emulators.openai import OpenAIEmulator
 from tests.helpers import make_config, mock_provider, running
 from tests.integration.providers.contract import OPENAI
@@ -179,7 +179,7 @@ async def test_embeddings_documents_queries_and_a_vector_store() -> None:
             return found
 
         found = await asyncio.to_thread(search)
-    expected = HashingEmbedder(384).embed_sync(texts, Purpose.DOCUMENT)
+    expected = HashingEmbedder(384, model=V1).embed_sync(texts, Purpose.DOCUMENT)
     assert [pytest.approx(list(row), abs=1e-6) for row in expected] == documents
     assert len(query) == 384
     assert found[0].page_content == "blue ocean waves"

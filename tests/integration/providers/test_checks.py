@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator_server.providers.checks import check_providers
 from orchestrator_server.providers.registry import build_providers
@@ -64,3 +68,38 @@ def test_command_on_the_embedded_config() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "mock-fast" in done.stdout
     assert "ok" in done.stdout
+
+
+async def test_the_command_names_the_url_and_the_kind_of_failure(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # nothing listens once closed
+    unresolvable = "http://user:pw@no-such-host.invalid/v1?k=1"  # RFC 6761: never resolves
+    async with OpenAIEmulator() as good:
+        config = {
+            "providers": [
+                http_provider("openai", "good", f"{good.base_url}/v1", model="m"),
+                http_provider("openai", "refused", closed, model="m"),
+                http_provider("openai", "nodns", unresolvable, model="m"),
+            ]
+        }
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestrator_server", "check-providers",
+            "--config", str(path), "--timeout", "5",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1, err
+    lines = {line.split()[0]: line for line in out.decode().splitlines()}
+    assert lines["good"].endswith(f"ok  ({good.base_url}/v1)")
+    assert (
+        "FAILED unavailable: cannot connect to the upstream: connection refused"
+        in (lines["refused"])
+    )
+    assert lines["refused"].endswith(f"({closed})")
+    assert "its host name does not resolve" in lines["nodns"]
+    # The URL is shown without credentials or query.
+    assert lines["nodns"].endswith("(http://no-such-host.invalid/v1)")
+    assert "pw" not in out.decode()

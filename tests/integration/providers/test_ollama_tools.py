@@ -255,9 +255,10 @@ async def test_a_model_without_tools_falls_back(emulator: OllamaEmbeddingsEmulat
     assert reply.provider == "backup"
     assert reply.attempts[0].error_code == "unsupported"
     assert "does not support tools" in reply.attempts[0].message
-    # The model's limit is not an outage: no failure counts against the provider's health.
+    # The model's limit is not an outage: no failure counts against the provider's health,
+    # whose window therefore holds no outcome yet.
     [local] = metrics.providers
-    assert local.health == metrics_pb2.HEALTH_STATUS_HEALTHY
+    assert local.health == metrics_pb2.HEALTH_STATUS_NO_DATA
     assert local.circuit_state == metrics_pb2.CIRCUIT_STATE_CLOSED
 
 

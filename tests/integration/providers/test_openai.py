@@ -84,3 +84,24 @@ async def test_azure_url_shape_and_key_header(
     assert call.query == {"api-version": "2024-10-21"}
     assert call.headers["api-key"] == AZURE_OPENAI.key
     assert "authorization" not in call.headers
+
+
+async def test_cost_from_the_price_table_and_none_for_an_unpriced_model(
+    emulator: OpenAIEmulator,
+) -> None:
+    emulator.set(text="Hello there, friend")
+    entry = openai(emulator, models=["my-finetune", "gpt-4o-2024-08-06"])
+    async with running(make_config(entry)) as server:
+        listed = await server.stub.Generate(REQUEST)
+        snapshot = await server.stub.Generate(
+            generate_pb2.GenerateRequest(prompt="hi", model="oai/gpt-4o-2024-08-06")
+        )
+        unpriced = await server.stub.Generate(
+            generate_pb2.GenerateRequest(prompt="hi", model="oai/my-finetune")
+        )
+    # gpt-4o-mini: $0.15 / $0.60 per million tokens; 9 prompt and 3 completion tokens.
+    assert listed.cost.currency == "USD"
+    assert listed.cost.amount == pytest.approx((9 * 0.15 + 3 * 0.60) / 1e6)
+    assert snapshot.cost.currency == "USD"  # a dated snapshot of gpt-4o
+    assert snapshot.cost.amount > 0
+    assert not unpriced.HasField("cost")  # no price: no cost, rather than a cost of 0

@@ -1,4 +1,5 @@
-"""A small collection with known answers, built with the hashing embedder."""
+"""A small collection with known answers, built with the hashing embedder's first generation
+(hashing-v1: raw word features, no IDF), whose scores the tests compute independently."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from orchestrator_server.retrieval.build import build_index
 from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
 
 DIMENSION = 256
+MODEL = "hashing-v1"
 ROWS: list[dict[str, Any]] = [
     {"id": "fruit-1", "text": "apple banana cherry", "lang": "en", "topic": "fruit", "year": 2020},
     {
@@ -46,7 +48,7 @@ def collection(path: Path, **fields: Any) -> dict[str, Any]:
     return {
         "name": "kb",
         "path": str(path),
-        "embedder": {"kind": "hashing", "dimension": DIMENSION},
+        "embedder": {"kind": "hashing", "model": MODEL, "dimension": DIMENSION},
         **fields,
     }
 
@@ -65,7 +67,7 @@ async def abuild(folder: Path, index: IndexOptions | None = None) -> Path:
     await build_index(
         name="kb",
         sources=[sources],
-        embedder=HashingEmbedder(DIMENSION),
+        embedder=HashingEmbedder(DIMENSION, model=MODEL),
         options=index or IndexOptions(),
         chunking=ChunkingConfig(),
         out=out,

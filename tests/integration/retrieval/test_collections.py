@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 import yaml
+from google.protobuf import json_format
 
 from orchestrator.v1 import retrieve_pb2
 from orchestrator_server.app import App, StartupError
 from orchestrator_server.cli import main
-from orchestrator_server.config import default_config
 from orchestrator_server.config.retrieval import IndexOptions
 from orchestrator_server.retrieval.manifest import MANIFEST_FILE
-from tests.helpers import error_reason, make_config, mock_provider, running
+from tests.helpers import embedded_config, error_reason, make_config, mock_provider, running
 from tests.integration.retrieval.kb import abuild, collection, write_sources
 
 QUERY = retrieve_pb2.RetrieveRequest(collection="kb", query="apple banana cherry", k=3)
@@ -94,7 +95,7 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_a_mismatched_embedder_is_refused_at_start(tmp_path: Path) -> None:
     index = await abuild(tmp_path)
-    wrong_size = {"embedder": {"kind": "hashing", "dimension": 128}}
+    wrong_size = {"embedder": {"kind": "hashing", "model": "hashing-v1", "dimension": 128}}
     with pytest.raises(StartupError) as caught:
         await App(
             make_config(mock_provider("a"), retrieval=_retrieval(index, **wrong_size))
@@ -186,10 +187,7 @@ async def test_approximate_indexes_answer_like_the_exact_one(tmp_path: Path, kin
 
 
 async def test_the_embedded_config_serves_the_demo_collection() -> None:
-    config = default_config().model_copy(
-        update={"server": default_config().server.model_copy(update={"address": "127.0.0.1:0"})}
-    )
-    async with running(config) as server:
+    async with running(embedded_config()) as server:
         reply = await server.stub.Retrieve(
             retrieve_pb2.RetrieveRequest(
                 collection="docs", query="how does fallback between providers work", k=3
@@ -198,3 +196,21 @@ async def test_the_embedded_config_serves_the_demo_collection() -> None:
     assert len(reply.documents) == 3
     assert all(d.content and d.metadata["source"] for d in reply.documents)
     assert reply.documents[0].score > 0
+
+
+def docs_filter_example() -> retrieve_pb2.RetrieveRequest:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "retrieval.md").read_text()
+    example = re.search(r"-d '(\{\n  \"collection\": \"docs\".*?\})' localhost", text, re.S)
+    assert example is not None
+    return json_format.Parse(example.group(1), retrieve_pb2.RetrieveRequest())
+
+
+async def test_the_docs_filter_example_matches_the_demo_collection() -> None:
+    """docs/retrieval.md's `$in` example names sources as the demo index stores them."""
+    request = docs_filter_example()
+    async with running(embedded_config()) as server:
+        reply = await server.stub.Retrieve(request)
+    assert len(reply.documents) == request.k
+    for doc in reply.documents:
+        assert doc.metadata["source"] in ("docs/routing.md", "README.md")
+        assert doc.metadata["chunk"] < 10

@@ -18,7 +18,7 @@ from orchestrator.v1 import retrieve_pb2
 from orchestrator_server.retrieval.embedders.base import Purpose
 from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
 from tests.helpers import Running, detail, make_config, mock_provider, running
-from tests.integration.retrieval.kb import DIMENSION, ROWS, build, collection
+from tests.integration.retrieval.kb import DIMENSION, MODEL, ROWS, build, collection
 
 QUERY = "apple banana cherry"
 MMR = retrieve_pb2.SEARCH_TYPE_MMR
@@ -55,7 +55,7 @@ def ids(reply: retrieve_pb2.RetrieveResponse) -> list[str]:
 
 
 def cosine(query: str, text: str) -> float:
-    vectors = HashingEmbedder(DIMENSION).embed_sync([query, text], Purpose.QUERY)
+    vectors = HashingEmbedder(DIMENSION, model=MODEL).embed_sync([query, text], Purpose.QUERY)
     return float(np.dot(vectors[0], vectors[1]))
 
 

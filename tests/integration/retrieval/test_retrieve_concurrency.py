@@ -13,7 +13,7 @@ from orchestrator.v1 import generate_pb2, retrieve_pb2
 from orchestrator_server.retrieval.embedders.base import Purpose, Vectors
 from orchestrator_server.retrieval.embedders.hashing import HashingEmbedder
 from tests.helpers import make_config, mock_provider, running
-from tests.integration.retrieval.kb import DIMENSION, abuild, collection
+from tests.integration.retrieval.kb import DIMENSION, MODEL, abuild, collection
 
 RETRIEVALS = 8
 # Generous: an idle Generate on the mock takes a few milliseconds; a blocked loop would not
@@ -25,7 +25,7 @@ class BlockingEmbedder(HashingEmbedder):
     """Holds its worker thread until released, like a model busy in native code."""
 
     def __init__(self, executor: object) -> None:
-        super().__init__(DIMENSION, executor)  # type: ignore[arg-type]
+        super().__init__(DIMENSION, executor, model=MODEL)  # type: ignore[arg-type]
         self.entered = threading.Event()
         self.release = threading.Event()
 

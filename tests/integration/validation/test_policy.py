@@ -11,9 +11,8 @@ import pytest
 from google.rpc import error_details_pb2
 
 from orchestrator.v1 import validate_key_pb2
-from orchestrator_server.config import ServerConfig, default_config
 from tests.emulators.openai import OpenAIEmulator
-from tests.helpers import detail, error_reason, http_provider, running
+from tests.helpers import detail, embedded_config, error_reason, http_provider, running
 from tests.integration.validation.common import (
     INVALID_API_KEY,
     NETWORK_TIMEOUT,
@@ -186,8 +185,7 @@ async def test_the_rate_limit_refuses_with_retry_info(emulator: OpenAIEmulator) 
     ],
 )
 async def test_mock_rules_on_the_embedded_default_config(key: str, code: int) -> None:
-    config = default_config().model_copy(update={"server": ServerConfig(address="127.0.0.1:0")})
-    async with running(config) as server:
+    async with running(embedded_config()) as server:
         response = await validate(server, "mock", key)
     expect(response, code)
     assert response.details.attempts == 1

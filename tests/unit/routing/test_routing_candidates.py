@@ -87,6 +87,29 @@ def test_unknown_names(
     )
 
 
+def test_an_unknown_model_names_what_exists(resolver: CandidateResolver) -> None:
+    with pytest.raises(NotFound) as caught:
+        resolved(resolver, model="nope")
+    assert str(caught.value) == (
+        "no provider serves model or alias 'nope'; "
+        "models: a/a-small, a/a-large, a/shared, b/shared, c/org/model-x; "
+        "aliases: fast, ghost, mixed"
+    )
+    with pytest.raises(NotFound) as caught:
+        resolved(resolver, provider="nope")
+    assert str(caught.value) == "unknown provider 'nope'; providers: a, b, c"
+
+
+def test_a_long_list_of_names_is_cut() -> None:
+    providers = [ScriptedProvider(f"p{i}", model=f"m{i}") for i in range(30)]
+    clock = FakeClock()
+    slots = [Slot(p, HealthConfig(), CircuitBreakerConfig(), clock) for p in providers]
+    with pytest.raises(NotFound) as caught:
+        resolved(CandidateResolver(slots), model="nope")
+    assert "p19/m19 and 10 more; aliases: none" in str(caught.value)
+    assert "p20/m20" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "route",
     [

@@ -250,5 +250,6 @@ def test_snapshot_of_an_unused_provider() -> None:
     assert snap.average_latency is None
     assert snap.p50_latency is None
     assert snap.time_to_first_token is None
-    assert snap.success_rate == 1.0
+    assert snap.success_rate == 0.0  # no data, not a perfect record
+    assert snap.recent_samples == 0
     assert snap.last_error is None

@@ -18,6 +18,7 @@ class HealthStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HEALTH_STATUS_HEALTHY: _ClassVar[HealthStatus]
     HEALTH_STATUS_DEGRADED: _ClassVar[HealthStatus]
     HEALTH_STATUS_UNHEALTHY: _ClassVar[HealthStatus]
+    HEALTH_STATUS_NO_DATA: _ClassVar[HealthStatus]
 
 class CircuitState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -29,6 +30,7 @@ HEALTH_STATUS_UNSPECIFIED: HealthStatus
 HEALTH_STATUS_HEALTHY: HealthStatus
 HEALTH_STATUS_DEGRADED: HealthStatus
 HEALTH_STATUS_UNHEALTHY: HealthStatus
+HEALTH_STATUS_NO_DATA: HealthStatus
 CIRCUIT_STATE_UNSPECIFIED: CircuitState
 CIRCUIT_STATE_CLOSED: CircuitState
 CIRCUIT_STATE_OPEN: CircuitState

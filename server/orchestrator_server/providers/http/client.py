@@ -234,17 +234,34 @@ def reply_too_large(limit: int) -> ProviderError:
     )
 
 
+def _why(exc: aiohttp.ClientConnectorError) -> str:
+    """The connect failure's kind in words (the OS error, not the address)."""
+    cause = exc.os_error
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused (nothing listens there?)"
+    if isinstance(cause, TimeoutError):
+        return "connect timed out"
+    reason = getattr(cause, "strerror", None) or type(cause).__name__
+    return str(reason).lower()
+
+
 def transport_error(exc: BaseException) -> ProviderError:
     """The error table for failures below HTTP. Messages name the class, never the URL
     (it may carry a key in its query)."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ProviderError(ErrorKind.TIMEOUT, "cannot connect to the upstream: connect timed out")
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return ProviderError(ErrorKind.TIMEOUT, "upstream did not answer in time")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return ProviderError(
             ErrorKind.UNAVAILABLE, "TLS verification of the upstream failed (see ca_bundle)"
         )
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ProviderError(
+            ErrorKind.UNAVAILABLE, "cannot connect to the upstream: its host name does not resolve"
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return ProviderError(ErrorKind.UNAVAILABLE, "cannot connect to the upstream")
+        return ProviderError(ErrorKind.UNAVAILABLE, f"cannot connect to the upstream: {_why(exc)}")
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return ProviderError(ErrorKind.UNAVAILABLE, "upstream closed the connection mid-reply")
     return ProviderError(ErrorKind.UNAVAILABLE, f"upstream transport error ({type(exc).__name__})")

@@ -7,7 +7,7 @@ import enum
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +56,20 @@ class Embedder(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class FittedEmbedder(Protocol):
+    """An embedder that learns from the collection it indexes (the hashing embedder's IDF):
+    `fit` at build time returns the state stored with the index, `load_state` takes it back
+    when the index is loaded; `fitted` says whether it can embed yet."""
+
+    @property
+    def fitted(self) -> bool: ...
+
+    def fit(self, texts: Sequence[str]) -> dict[str, Any] | None: ...
+
+    def load_state(self, state: dict[str, Any]) -> None: ...
 
 
 class SyncEmbedder:

