@@ -16,9 +16,9 @@ from grpc_reflection.v1alpha import reflection
 from orchestrator.v1 import admin_pb2_grpc, orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.api.admin import SERVICE_NAME as ADMIN_SERVICE_NAME
 from orchestrator_server.api.admin import AdminServicer
+from orchestrator_server.api.border import ErrorBorder
 from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.servicer import OrchestratorServicer
-from orchestrator_server.api.telemetry import TelemetryInterceptor
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog
@@ -133,11 +133,8 @@ class App:
         except TelemetrySetupError as exc:
             await self.collections.aclose()
             raise StartupError(str(exc)) from None
-        interceptors: list[grpc.aio.ServerInterceptor] = []
-        if telemetry.metrics is not None or telemetry.server_spans is not None:
-            interceptors.append(TelemetryInterceptor(telemetry.metrics, telemetry.server_spans))
         server = grpc.aio.server(
-            interceptors=interceptors,
+            interceptors=[ErrorBorder(telemetry.metrics, telemetry.server_spans)],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),

@@ -1,4 +1,5 @@
-"""AdminService: replaces the running configuration. Converts, calls the Reloader, maps errors."""
+"""AdminService: replaces the running configuration. Converts and calls the Reloader; errors
+become statuses at the border (api/border.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from orchestrator.v1 import admin_pb2, admin_pb2_grpc
-from orchestrator_server.api.calls import Context, abort, caller_request_id
+from orchestrator_server.api.border import Context
 from orchestrator_server.domain.errors import Unauthenticated
 from orchestrator_server.reload.reloader import Reloader, ReloadReport
 
@@ -23,60 +24,48 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ReloadConfig(
         self, request: admin_pb2.ReloadConfigRequest, context: Context
     ) -> admin_pb2.ReloadConfigResponse:
-        request_id = await self._authorize(context)
-        try:
-            report = await self._reloader.reload_file(
-                preserve_metrics=request.preserve_metrics, validate_only=request.validate_only
-            )
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        self._authorize(context)
+        report = await self._reloader.reload_file(
+            preserve_metrics=request.preserve_metrics, validate_only=request.validate_only
+        )
         return admin_pb2.ReloadConfigResponse(result=_result(report))
 
     async def ApplyConfig(
         self, request: admin_pb2.ApplyConfigRequest, context: Context
     ) -> admin_pb2.ApplyConfigResponse:
-        request_id = await self._authorize(context)
-        try:
-            report = await self._reloader.apply_text(
-                request.config_yaml,
-                preserve_metrics=request.preserve_metrics,
-                validate_only=request.validate_only,
-            )
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        self._authorize(context)
+        report = await self._reloader.apply_text(
+            request.config_yaml,
+            preserve_metrics=request.preserve_metrics,
+            validate_only=request.validate_only,
+        )
         return admin_pb2.ApplyConfigResponse(result=_result(report))
 
     async def ApplyProviders(
         self, request: admin_pb2.ApplyProvidersRequest, context: Context
     ) -> admin_pb2.ApplyProvidersResponse:
-        request_id = await self._authorize(context)
+        self._authorize(context)
         entries: list[dict[str, Any]] = [
             json_format.MessageToDict(entry, preserving_proto_field_name=True)
             for entry in request.providers
         ]
-        try:
-            report = await self._reloader.apply_providers(
-                entries,
-                preserve_metrics=request.preserve_metrics,
-                validate_only=request.validate_only,
-            )
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        report = await self._reloader.apply_providers(
+            entries,
+            preserve_metrics=request.preserve_metrics,
+            validate_only=request.validate_only,
+        )
         return admin_pb2.ApplyProvidersResponse(result=_result(report))
 
-    async def _authorize(self, context: Context) -> str:
-        """The request id; ends the call with UNAUTHENTICATED unless the token was sent."""
-        request_id = caller_request_id(context)
+    def _authorize(self, context: Context) -> None:
+        """Raises Unauthenticated unless the configured token was sent."""
         if self._token is None:
-            return request_id
+            return
         sent = ""
         for key, value in context.invocation_metadata() or ():
             if key == "authorization" and isinstance(value, str):
                 sent = value.removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), self._token.encode()):
-            error = Unauthenticated("AdminService needs 'authorization: Bearer <token>'")
-            await abort(context, error, request_id)
-        return request_id
+            raise Unauthenticated("AdminService needs 'authorization: Bearer <token>'")
 
 
 def _result(report: ReloadReport) -> admin_pb2.ReloadResult:

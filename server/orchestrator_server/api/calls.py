@@ -1,16 +1,12 @@
-"""What every servicer method does at the border: read the caller's ids from metadata and
-end a call with the status its error maps to."""
+"""The caller's ids, read from a call's metadata at the border (api/border.py)."""
 
 from __future__ import annotations
 
 import itertools
 import re
 import secrets
-from typing import NoReturn
 
 import grpc
-
-from orchestrator_server.api.errors import map_error
 
 REQUEST_ID_KEY = "x-request-id"
 KEY_ID_KEY = "x-api-key-id"  # names the caller's key in usage events; never the key itself
@@ -21,10 +17,6 @@ _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count()
 
 Context = grpc.aio.ServicerContext[object, object]
-
-
-def caller_request_id(context: Context) -> str:
-    return caller_ids(context)[0]
 
 
 def caller_ids(context: Context) -> tuple[str, str]:
@@ -38,9 +30,3 @@ def caller_ids(context: Context) -> tuple[str, str]:
         elif key == KEY_ID_KEY and isinstance(value, str) and _TOKEN.match(value):
             key_id = value
     return request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):016x}", key_id
-
-
-async def abort(context: Context, error: BaseException, request_id: str) -> NoReturn:
-    status = map_error(error, request_id)
-    await context.abort(status.code, status.message, status.trailing_metadata)
-    raise AssertionError("unreachable: abort raises")  # pragma: no cover

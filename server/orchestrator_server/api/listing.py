@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 
@@ -14,6 +15,8 @@ from orchestrator_server.domain.errors import NotFound
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog, ModelSource, ProviderModels
 from orchestrator_server.reload.generation import Generation
+
+T = TypeVar("T")
 
 SOURCE = {
     ModelSource.PROVIDER: listing_pb2.MODEL_SOURCE_PROVIDER,
@@ -43,20 +46,21 @@ def list_providers(generation: Generation) -> listing_pb2.ListProvidersResponse:
     return listing_pb2.ListProvidersResponse(providers=infos, config_generation=generation.number)
 
 
-def chosen(providers: Sequence[Provider], names: Sequence[str]) -> list[Provider]:
-    """The providers a request names (all when none), or NotFound for the first unknown."""
+def chosen(items: Sequence[T], names: Sequence[str], *, name: Callable[[T], str]) -> list[T]:
+    """The providers (or their snapshots) a request names, all when none; NotFound names the
+    first unknown one."""
     if not names:
-        return list(providers)
-    by_name = {p.spec.name: p for p in providers}
-    for i, name in enumerate(names):
-        if name not in by_name:
+        return list(items)
+    by_name = {name(item): item for item in items}
+    for i, wanted in enumerate(names):
+        if wanted not in by_name:
             raise NotFound(
-                f"no provider named {name!r}",
+                f"no provider named {wanted!r}",
                 field=f"providers[{i}]",
                 resource_type="provider",
-                name=name,
+                name=wanted,
             )
-    return [by_name[name] for name in dict.fromkeys(names)]
+    return [by_name[n] for n in dict.fromkeys(names)]
 
 
 async def list_models(

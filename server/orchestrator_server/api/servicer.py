@@ -1,4 +1,5 @@
-"""OrchestratorService: converts messages, calls the domain, maps errors. Nothing else."""
+"""OrchestratorService: converts messages and calls the domain. Nothing else: errors become
+statuses at the border (api/border.py), around every method."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from orchestrator.v1 import (
     validate_key_pb2,
 )
 from orchestrator_server.api import convert, listing, retrieve, validate_key
-from orchestrator_server.api.calls import Context, abort, caller_ids, caller_request_id
+from orchestrator_server.api.border import Context, current_call
 from orchestrator_server.api.validation import STRATEGY_ENUM, to_domain
 from orchestrator_server.config.models import LimitsConfig
-from orchestrator_server.domain.errors import NotFound
+from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog
 from orchestrator_server.reload.generation import Generations
 from orchestrator_server.retrieval.collections import Collections
-from orchestrator_server.routing.types import StreamStarted, StreamText
+from orchestrator_server.routing.types import ProviderSnapshot, StreamStarted, StreamText
 from orchestrator_server.validation.service import KeyValidationService
 
 
@@ -51,81 +52,49 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def Generate(
         self, request: generate_pb2.GenerateRequest, context: Context
     ) -> generate_pb2.GenerateResponse:
-        request_id, key_id = caller_ids(context)
-        try:
-            chat, route = to_domain(request, self._limits, request_id, key_id)
-            generation = self._generations.acquire()
-            try:
-                result = await generation.router.generate(
-                    chat, route, deadline=self._deadline(context)
-                )
-            finally:
-                self._generations.release(generation)
-            return convert.generate_response(result, request_id)
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        ids = current_call(context)
+        chat, route = to_domain(request, self._limits, ids.request_id, ids.key_id)
+        with self._generations.lease() as generation:
+            result = await generation.router.generate(chat, route, deadline=self._deadline(context))
+        return convert.generate_response(result, ids.request_id)
 
     async def GenerateStream(
         self, request: generate_pb2.GenerateStreamRequest, context: Context
     ) -> AsyncIterator[generate_pb2.GenerateStreamResponse]:
-        request_id, key_id = caller_ids(context)
-        try:
-            chat, route = to_domain(request, self._limits, request_id, key_id)
-            generation = self._generations.acquire()
-            try:
-                events = generation.router.stream(chat, route, deadline=self._deadline(context))
-                async with aclosing(events):
-                    async for event in events:
-                        if type(event) is StreamText:
-                            yield convert.stream_delta(event.text)
-                        elif type(event) is StreamStarted:
-                            yield convert.stream_start(event.provider, event.model, request_id)
-                        else:
-                            yield convert.stream_end(event)  # type: ignore[arg-type]
-            finally:
-                self._generations.release(generation)
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        ids = current_call(context)
+        chat, route = to_domain(request, self._limits, ids.request_id, ids.key_id)
+        with self._generations.lease() as generation:
+            events = generation.router.stream(chat, route, deadline=self._deadline(context))
+            async with aclosing(events):
+                async for event in events:
+                    if type(event) is StreamText:
+                        yield convert.stream_delta(event.text)
+                    elif type(event) is StreamStarted:
+                        yield convert.stream_start(event.provider, event.model, ids.request_id)
+                    else:
+                        yield convert.stream_end(event)  # type: ignore[arg-type]
 
     async def ValidateKey(
         self, request: validate_key_pb2.ValidateKeyRequest, context: Context
     ) -> validate_key_pb2.ValidateKeyResponse:
         """A rejected key is an answer (valid=false); only a bad request, the rate limit or
         a bug become a status."""
-        try:
-            verdict = await self._key_validation.validate(
-                validate_key.to_check(request), time_left=context.time_remaining()
-            )
-            return validate_key.to_response(verdict)
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, caller_request_id(context))
+        verdict = await self._key_validation.validate(
+            validate_key.to_check(request), time_left=context.time_remaining()
+        )
+        return validate_key.to_response(verdict)
 
     async def Retrieve(
         self, request: retrieve_pb2.RetrieveRequest, context: Context
     ) -> retrieve_pb2.RetrieveResponse:
-        try:
-            query = retrieve.to_query(request)
-            return retrieve.to_response(await self._collections.retrieve(query))
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, caller_request_id(context))
+        query = retrieve.to_query(request)
+        return retrieve.to_response(await self._collections.retrieve(query))
 
     async def GetMetrics(
         self, request: metrics_pb2.GetMetricsRequest, context: Context
     ) -> metrics_pb2.GetMetricsResponse:
         router = self._generations.current.router
-        snapshots = router.snapshot()
-        if request.providers:
-            by_name = {s.name: s for s in snapshots}
-            for i, name in enumerate(request.providers):
-                if name not in by_name:
-                    error = NotFound(
-                        f"no provider named {name!r}",
-                        field=f"providers[{i}]",
-                        resource_type="provider",
-                        name=name,
-                    )
-                    await abort(context, error, caller_request_id(context))
-            snapshots = [by_name[name] for name in dict.fromkeys(request.providers)]
+        snapshots = listing.chosen(router.snapshot(), request.providers, name=_snapshot_name)
         now = timestamp_pb2.Timestamp()
         now.GetCurrentTime()
         return metrics_pb2.GetMetricsResponse(
@@ -143,23 +112,24 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
     async def ListModels(
         self, request: listing_pb2.ListModelsRequest, context: Context
     ) -> listing_pb2.ListModelsResponse:
-        request_id = caller_request_id(context)
-        try:
-            generation = self._generations.acquire()
-            try:
-                config = generation.config
-                return await listing.list_models(
-                    self._catalog,
-                    listing.chosen(generation.providers, request.providers),
-                    config.listing,
-                    config.aliases,
-                    refresh=request.refresh,
-                )
-            finally:
-                self._generations.release(generation)
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        with self._generations.lease() as generation:
+            config = generation.config
+            return await listing.list_models(
+                self._catalog,
+                listing.chosen(generation.providers, request.providers, name=_provider_name),
+                config.listing,
+                config.aliases,
+                refresh=request.refresh,
+            )
 
     def _deadline(self, context: Context) -> float | None:
         remaining = context.time_remaining()
         return None if remaining is None else self._clock() + remaining
+
+
+def _snapshot_name(snapshot: ProviderSnapshot) -> str:
+    return snapshot.name
+
+
+def _provider_name(provider: Provider) -> str:
+    return provider.spec.name

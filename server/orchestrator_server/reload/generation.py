@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
@@ -60,6 +61,15 @@ class Generations:
         generation = self._current
         generation.leases += 1
         return generation
+
+    @contextmanager
+    def lease(self) -> Iterator[Generation]:
+        """The current generation, leased for the block (a call's whole life)."""
+        generation = self.acquire()
+        try:
+            yield generation
+        finally:
+            self.release(generation)
 
     def release(self, generation: Generation) -> None:
         generation.leases -= 1
