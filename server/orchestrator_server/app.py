@@ -41,6 +41,11 @@ SERVICE_NAME: str = orchestrator_service_pb2.DESCRIPTOR.services_by_name[
 ].full_name
 
 
+# How long after the shutdown grace grpc waits before cancelling calls the router has cut:
+# time for their answers to go out.
+CUT_MARGIN = 1.0
+
+
 class StartupError(Exception):
     pass
 
@@ -197,11 +202,24 @@ class App:
         await self.reloader.aclose()
         await self.health.drain()
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._drain(self._server, grace)
         await self.generations.aclose()
         await self.key_validation.aclose()
         await self.collections.aclose()
         await self.telemetry.stop()
+
+    async def _drain(self, server: grpc.aio.Server, grace: float) -> None:
+        """Calls in flight get `grace` seconds. Then the router cuts the ones still running:
+        each ends with UNAVAILABLE (SHUTTING_DOWN), its attempts and, for a stream that sent
+        text, the partial-output trailer, instead of grpc's bare cancellation; grpc cancels
+        whatever is left CUT_MARGIN later."""
+        stopping = asyncio.ensure_future(server.stop(grace + CUT_MARGIN))
+        done, _ = await asyncio.wait({stopping}, timeout=grace)
+        if not done:
+            cut = self.generations.interrupt()
+            if cut:
+                log.warning("shutdown grace (%.1f s) ran out: %d call(s) cut short", grace, cut)
+        await stopping
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

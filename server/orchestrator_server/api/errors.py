@@ -23,6 +23,7 @@ from orchestrator_server.domain.errors import (
     InvalidRequest,
     NotFound,
     ProviderRejectedRequest,
+    ServerShuttingDown,
     StreamInterrupted,
     Unauthenticated,
 )
@@ -52,6 +53,7 @@ STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     AllProvidersFailed: StatusRule(grpc.StatusCode.UNAVAILABLE, "ALL_PROVIDERS_FAILED"),
     StreamInterrupted: StatusRule(grpc.StatusCode.UNAVAILABLE, "STREAM_INTERRUPTED"),
     DeadlineExceeded: StatusRule(grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
+    ServerShuttingDown: StatusRule(grpc.StatusCode.UNAVAILABLE, "SHUTTING_DOWN"),
     ConfigRejected: StatusRule(grpc.StatusCode.INVALID_ARGUMENT, "CONFIG_REJECTED"),
     ConfigFileRejected: StatusRule(grpc.StatusCode.FAILED_PRECONDITION, "CONFIG_FILE_REJECTED"),
     Unauthenticated: StatusRule(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
@@ -119,7 +121,7 @@ def map_error(error: BaseException, request_id: str) -> MappedStatus:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(retry_after * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
-    partial = isinstance(error, StreamInterrupted)
+    partial = error.partial
     if error.attempts or partial:
         details.append(
             common_pb2.AttemptTrail(

@@ -28,6 +28,11 @@ from orchestrator_server.retrieval.collections import Collections
 from orchestrator_server.routing.types import ProviderSnapshot, StreamStarted, StreamText
 from orchestrator_server.validation.service import KeyValidationService
 
+# The router's work ends this much before the caller's deadline: a twentieth of the time
+# left, within these bounds.
+REPLY_MARGIN_MIN_S = 0.005
+REPLY_MARGIN_MAX_S = 0.05
+
 
 class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServicer):
     def __init__(
@@ -123,8 +128,13 @@ class OrchestratorServicer(orchestrator_service_pb2_grpc.OrchestratorServiceServ
             )
 
     def _deadline(self, context: Context) -> float | None:
-        remaining = context.time_remaining()
-        return None if remaining is None else self._clock() + remaining
+        """The router's deadline: the caller's, less a margin for the answer (the attempts,
+        a stream's partial-output trailer) to reach the caller before its own timer fires."""
+        remaining: float | None = context.time_remaining()  # None: no deadline
+        if remaining is None:
+            return None
+        margin = min(REPLY_MARGIN_MAX_S, max(REPLY_MARGIN_MIN_S, remaining / 20))
+        return self._clock() + max(0.0, remaining - margin)
 
 
 def _snapshot_name(snapshot: ProviderSnapshot) -> str:

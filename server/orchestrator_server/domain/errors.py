@@ -84,12 +84,16 @@ class FieldViolation:
 
 
 class GatewayError(Exception):
-    """Base of the errors the API layer turns into gRPC statuses."""
+    """Base of the errors the API layer turns into gRPC statuses. `partial`: a stream had
+    sent text before this ended it, so what the caller holds is incomplete."""
 
-    def __init__(self, message: str, attempts: tuple[Attempt, ...] = ()) -> None:
+    def __init__(
+        self, message: str, attempts: tuple[Attempt, ...] = (), *, partial: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.attempts = attempts
+        self.partial = partial
 
 
 class InvalidRequest(GatewayError):
@@ -102,8 +106,16 @@ class InvalidRequest(GatewayError):
 class NotFound(GatewayError):
     """An unknown provider, model, alias or collection named by the caller."""
 
-    def __init__(self, message: str, *, field: str, resource_type: str, name: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        resource_type: str,
+        name: str,
+        attempts: tuple[Attempt, ...] = (),
+    ) -> None:
+        super().__init__(message, attempts)
         self.field = field
         self.resource_type = resource_type
         self.name = name
@@ -130,9 +142,18 @@ class AllRateLimited(AllProvidersFailed):
 class StreamInterrupted(GatewayError):
     """A stream failed after text had been sent; the caller holds partial output."""
 
+    def __init__(self, message: str, attempts: tuple[Attempt, ...] = ()) -> None:
+        super().__init__(message, attempts, partial=True)
+
 
 class DeadlineExceeded(GatewayError):
-    """The caller's deadline (or the server's request time limit) ran out."""
+    """The caller's deadline (or the server's request time limit) ran out; `partial` when a
+    stream had sent text by then."""
+
+
+class ServerShuttingDown(GatewayError):
+    """The server's shutdown grace ran out before the call ended; `partial` when a stream
+    had sent text by then."""
 
 
 class GatewayRateLimited(GatewayError):

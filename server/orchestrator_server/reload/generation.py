@@ -76,6 +76,11 @@ class Generations:
         if generation.leases == 0 and generation is not self._current:
             self._end(generation)
 
+    def interrupt(self) -> int:
+        """Cuts every routed call in flight, on any live generation (the shutdown grace ran
+        out); returns how many."""
+        return sum(generation.router.interrupt() for generation in self._live)
+
     def swap(self, new: Generation) -> Generation:
         """Makes `new` current at once; returns the previous one, which ends when drained."""
         old = self._current

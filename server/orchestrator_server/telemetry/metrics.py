@@ -110,10 +110,11 @@ class GatewayMetrics:
         model = provider.models.get(record.model)
         if model is None:
             model = provider.models[record.model] = _Model()
-        if record.outcome is AttemptOutcome.SUCCESS:
-            status, error_type = "success", ""
-        else:
-            status = error_type = record.error_kind or "cancelled"
+        # The router settled the outcome and its code once; the status label is the outcome
+        # for a success or a cancellation (whatever its cause), else the error kind.
+        outcome = record.outcome
+        error_type = record.error_kind
+        status = error_type if outcome is AttemptOutcome.FAILED else outcome.value
         model.requests.add(status)
         model.latency.observe(latency)
         key = (record.response_model or record.model, error_type)

@@ -269,7 +269,7 @@ async def test_deadline_shorter_than_the_provider_timeout_cancels_without_blame(
     r = router(a, b, clock=clock)
     with pytest.raises(DeadlineExceeded) as caught:
         await r.generate(REQUEST, ANY, deadline=clock.now + 0.01)
-    assert trail(caught.value) == [("a", CANCELLED, "timeout")]
+    assert trail(caught.value) == [("a", CANCELLED, "deadline_exceeded")]
     assert b.calls == 0
     snap = r.snapshot()[0]
     assert (snap.requests_total, snap.requests_failed, snap.consecutive_failures) == (1, 0, 0)

@@ -141,6 +141,31 @@ async def test_chunk_timeout_after_the_first_text_interrupts() -> None:
     assert a.streams_closed == 1
 
 
+async def test_a_slow_consumer_is_not_a_provider_timeout() -> None:
+    # The chunk timer bounds only the waits on the provider: a consumer that holds an event
+    # past the chunk timeout (gRPC flow control) does not time the provider out.
+    a = ScriptedProvider("a", timeout=0.01)
+    events: list[StreamEvent] = []
+    async with contextlib.aclosing(router(a).stream(REQUEST, ANY)) as stream:
+        async for event in stream:
+            events.append(event)
+            if isinstance(event, StreamText):
+                held = asyncio.Event()
+                asyncio.get_running_loop().call_later(0.05, held.set)
+                await held.wait()
+    assert text(events) == "Hello world"
+    assert finished(events).attempts[0].outcome is SUCCESS
+
+
+async def test_the_chunk_timer_leaves_the_task_uncancelled() -> None:
+    a = ScriptedProvider("a", timeout=0.01)
+    a.stream_scripts.append([StreamChunk("hi"), HANG])
+    await collect_until_error(router(a, ScriptedProvider("b")))
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+
+
 async def test_first_token_timeout_falls_back() -> None:
     a = ScriptedProvider("a", timeout=30.0, first_token_timeout=0.01)
     a.stream_scripts.append([StreamChunk(""), HANG])
@@ -162,7 +187,10 @@ async def test_deadline_mid_stream_is_a_deadline_not_a_provider_failure() -> Non
         async for event in r.stream(REQUEST, ANY, deadline=clock.now + 0.01):
             events.append(event)
     assert text(events) == "hi"
-    assert [(x.outcome, x.error_code) for x in caught.value.attempts] == [(CANCELLED, "timeout")]
+    assert [(x.outcome, x.error_code) for x in caught.value.attempts] == [
+        (CANCELLED, "deadline_exceeded")
+    ]
+    assert caught.value.partial  # "hi" was sent: the caller holds part of an answer
     assert r.snapshot()[0].requests_failed == 0
 
 
