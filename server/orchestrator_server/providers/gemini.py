@@ -9,8 +9,9 @@ Decisions where the API leaves a choice:
   the same verdict, and steering around a safety filter to another provider is a policy
   choice the gateway should not make silently.
 - Thinking tokens (`thoughtsTokenCount`) count as completion tokens: they are billed as output.
-- A stream has no sentinel; the end of the body ends it. A 200 body without a single frame
-  is malformed rather than an empty answer.
+- A stream has no sentinel: its end marker is the frame whose candidate has a
+  `finishReason` (or a blocked prompt's `blockReason`). A body that ends before one, even
+  politely, was cut (the router's rule for every adapter).
 """
 
 from __future__ import annotations
@@ -151,21 +152,15 @@ class GeminiProvider(HttpAdapter):
             timeout=timeout,
         ) as response:
             body = SseLines(response.content)
-            frames = 0
             async for event in read_sse(body):
                 data = sse_json(event)
                 if not isinstance(data, dict):
                     continue
                 if "error" in data:
                     raise self.error(None, {}, data)
-                frames += 1
                 yield parse_chunk(data)
             if body.stray:
                 raise self.stray_error(bytes(body.stray))
-            if not frames:
-                raise ProviderError(
-                    ErrorKind.MALFORMED_RESPONSE, "upstream ended the stream without a frame"
-                )
 
     async def check_health(self) -> None:
         await self.call("GET", f"{self._root}/models", headers=self._headers, timeout=10.0)

@@ -139,8 +139,9 @@ class OllamaProvider(HttpAdapter):
 async def parse_stream(
     body: AsyncIterable[bytes], messages: tuple[ChatMessage, ...]
 ) -> AsyncIterator[StreamChunk]:
-    """Chunks of an NDJSON chat stream. Only a `"done": true` line ends it cleanly: a body
-    that stops before one is a broken stream, even when the connection closed politely."""
+    """Chunks of an NDJSON chat stream. The `"done": true` line is the end marker (its chunk
+    carries the finish reason); a body that stops before one is a broken stream, even when
+    the connection closed politely (the router's rule for every adapter)."""
     parts: list[str] = []
     async for line in read_ndjson(body):
         if not isinstance(line, dict):
@@ -162,7 +163,6 @@ async def parse_stream(
             )
             return
         yield StreamChunk(text=text, model=model)
-    raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended early (no done line)")
 
 
 def finish_of(data: Mapping[str, Any]) -> FinishReason:

@@ -236,6 +236,27 @@ async def test_cancelling_the_consumer_aborts_the_upstream_and_records_no_blame(
     assert snap.consecutive_failures == 0
 
 
+async def test_a_stream_that_ends_without_saying_why_it_finished_is_broken() -> None:
+    # Adapters render their provider's end marker as finish_reason; a stream that just stops
+    # before one was cut upstream, whichever adapter it came through.
+    a = ScriptedProvider("a")
+    a.stream_scripts.append([StreamChunk("half an"), StreamChunk(" answer")])
+    events, error = await collect_until_error(router(a, ScriptedProvider("b")))
+    assert isinstance(error, StreamInterrupted)
+    assert text(events) == "half an answer"
+    assert [(x.outcome, x.error_code) for x in error.attempts] == [(FAILED, "unavailable")]
+
+
+async def test_a_stream_that_ends_before_text_and_its_end_falls_back() -> None:
+    a = ScriptedProvider("a")
+    a.stream_scripts.append([StreamChunk("", model="a-model")])
+    events = await collect(router(a, ScriptedProvider("b")))
+    assert [(x.provider, x.error_code) for x in finished(events).attempts] == [
+        ("a", "unavailable"),
+        ("b", ""),
+    ]
+
+
 async def test_missing_usage_is_estimated() -> None:
     a = ScriptedProvider("a")
     a.stream_scripts.append(
