@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from orchestrator_server.domain.errors import FieldViolation, InvalidRequest, NotFound
 from orchestrator_server.routing.slot import Slot
+from orchestrator_server.routing.trail import LIST_MODELS_HINT
 from orchestrator_server.routing.types import HealthClass, RouteOptions
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class CandidateResolver:
         if served:
             return served
         raise NotFound(
-            f"no provider serves model or alias {model!r}",
+            f"no provider serves model or alias {model!r}; {LIST_MODELS_HINT}",
             field="model",
             resource_type="model",
             name=model,
