@@ -73,7 +73,12 @@ class App:
         self.address = address or config.server.address
         try:
             self.telemetry = telemetry or Telemetry(config, metrics_address=metrics_address)
-            first = first_generation(config, providers, observer=self.telemetry.observer)
+            first = first_generation(
+                config,
+                providers,
+                observer=self.telemetry.observer,
+                context_headers=self.telemetry.context_headers,
+            )
         except (ProviderSetupError, TelemetrySetupError, TracingSetupError) as exc:
             raise StartupError(str(exc)) from None
         self.generations = Generations(first)

@@ -10,7 +10,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 
-from orchestrator_server.config.providers import MockMode, MockOptions
+from orchestrator_server.config.providers import MockMode, MockOptions, MockProviderConfig
 from orchestrator_server.domain.chat import (
     ChatRequest,
     Completion,
@@ -158,3 +158,10 @@ class MockProvider:
     def _usage(request: ChatRequest, completion_words: int) -> Usage:
         prompt = sum(len(m.content.split()) for m in request.messages)
         return Usage.of(prompt, completion_words)
+
+
+def from_config(
+    spec: ProviderSpec, config: MockProviderConfig, api_key: str | None
+) -> MockProvider:
+    """The registry's factory for the mock kind (it has no key)."""
+    return MockProvider(spec, config.mock)

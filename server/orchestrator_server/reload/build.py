@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from orchestrator_server.config.models import Config
 from orchestrator_server.config.providers import HttpProviderBase, ProviderConfig
 from orchestrator_server.providers.base import Provider
+from orchestrator_server.providers.http.client import HeadersHook
 from orchestrator_server.providers.registry import build_provider
 from orchestrator_server.reload.generation import Generation, close_providers
 from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver
@@ -78,18 +79,22 @@ def first_generation(
     providers: Sequence[Provider] | None = None,
     *,
     observer: AttemptObserver = NO_OBSERVER,
+    context_headers: HeadersHook | None = None,
 ) -> Generation:
     """Generation 1. Raises ProviderSetupError for a provider that cannot be built. Later
-    generations keep its observer."""
+    generations keep its observer and the `context_headers` hook their HTTP providers get."""
     if providers is not None:
-        return Generation(1, config, router_for(providers, config, observer), {})
+        router = router_for(providers, config, observer)
+        return Generation(1, config, router, {}, context_headers)
     built: list[Provider] = []
     fingerprints: dict[str, str | None] = {}
     for i, entry in enumerate(config.providers):
         if entry.enabled:
-            built.append(build_provider(entry, f"providers[{i}]"))
+            where = f"providers[{i}]"
+            built.append(build_provider(entry, where, context_headers=context_headers))
             fingerprints[entry.name] = fingerprint(entry)
-    return Generation(1, config, router_for(built, config, observer), fingerprints)
+    router = router_for(built, config, observer)
+    return Generation(1, config, router, fingerprints, context_headers)
 
 
 async def next_generation(
@@ -114,7 +119,7 @@ async def next_generation(
                 providers.append(kept)
                 changes.unchanged.append(entry.name)
                 continue
-            provider = build_provider(entry, f"providers[{i}]")
+            provider = build_provider(entry, f"providers[{i}]", context_headers=old.context_headers)
             built.append(provider)
             providers.append(provider)
             (changes.changed if kept is not None else changes.added).append(entry.name)
@@ -126,7 +131,9 @@ async def next_generation(
     changes.removed = [name for name in previous if name not in names]
     changes.restart_required = restart_required(old.config, config)
     carry_stats(old, router, changes, preserve_metrics=preserve_metrics)
-    return Generation(old.number + 1, config, router, fingerprints), changes, built
+    number = old.number + 1
+    generation = Generation(number, config, router, fingerprints, old.context_headers)
+    return generation, changes, built
 
 
 def carry_stats(

@@ -15,13 +15,23 @@ from contextlib import contextmanager
 
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
+from orchestrator_server.providers.http.client import HeadersHook
 from orchestrator_server.routing.router import Router
 
 log = logging.getLogger(__name__)
 
 
 class Generation:
-    __slots__ = ("config", "ended", "fingerprints", "leases", "number", "providers", "router")
+    __slots__ = (
+        "config",
+        "context_headers",
+        "ended",
+        "fingerprints",
+        "leases",
+        "number",
+        "providers",
+        "router",
+    )
 
     def __init__(
         self,
@@ -29,8 +39,11 @@ class Generation:
         config: Config,
         router: Router,
         fingerprints: Mapping[str, str | None],
+        context_headers: HeadersHook | None = None,
     ) -> None:
         self.number = number
+        # Given to every HTTP provider built for it; the next generation keeps it.
+        self.context_headers = context_headers
         self.config = config
         self.router = router
         self.providers: tuple[Provider, ...] = tuple(router.providers)

@@ -9,27 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from orchestrator_server.config.providers import (
-    AnthropicProviderConfig,
-    GeminiProviderConfig,
-    GigaChatProviderConfig,
-    HttpProviderBase,
-    ProviderConfig,
-)
+from orchestrator_server.config.providers import KINDS, HttpProviderBase, ProviderConfig
 from orchestrator_server.config.validate_key import ValidateKeyConfig
+from orchestrator_server.domain.urls import BadUrl, BaseUrl, parse_base_url
 from orchestrator_server.providers.http.client import HttpClient, TlsOptions
 from orchestrator_server.validation.base import Target
-from orchestrator_server.validation.urls import BadUrl, BaseUrl, parse_base_url
 
-# Each kind's public endpoint (wire-format reference §1.1, §2.1, §3, §4, §5, §6). For
-# GigaChat the checked URL is the OAuth host's, not the API's.
+# Each kind's public endpoint (wire-format reference §1.1, §2.1, §3, §4, §5, §6), from the
+# registry. For GigaChat the checked URL is the OAuth host's, not the API's.
 OFFICIAL: dict[str, str] = {
-    "gigachat": "https://ngw.devices.sberbank.ru:9443/api/v2/oauth",
-    "yandexgpt": "https://llm.api.cloud.yandex.net",
-    "ollama": "http://localhost:11434",
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
+    kind.name: kind.key_check_url for kind in KINDS if kind.key_check_url is not None
 }
 MAX_CONNECTIONS = 10
 DEFAULT_TLS = TlsOptions()
@@ -49,16 +38,9 @@ class Entry:
 
 def _from_provider(provider: ProviderConfig) -> tuple[str, Entry] | None:
     if not isinstance(provider, HttpProviderBase) or provider.kind not in OFFICIAL:
-        return None  # mock and azure-openai are not validated over HTTP
-    if isinstance(provider, GigaChatProviderConfig):
-        url = provider.auth_url
-    else:
-        url = provider.base_url or OFFICIAL[provider.kind]
-    version = None
-    if isinstance(provider, GeminiProviderConfig):
-        version = provider.api_version
-    elif isinstance(provider, AnthropicProviderConfig):
-        version = provider.anthropic_version
+        return None  # kinds ValidateKey does not check over HTTP (mock, azure-openai)
+    url = provider.key_check_url() or OFFICIAL[provider.kind]
+    version = provider.key_check_version()
     try:
         base = parse_base_url(url)
     except BadUrl:

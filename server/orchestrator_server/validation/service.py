@@ -9,25 +9,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from orchestrator_server.config.providers import ProviderConfig
+from orchestrator_server.config.providers import KINDS, ProviderConfig
 from orchestrator_server.config.validate_key import ValidateKeyConfig
 from orchestrator_server.domain.errors import FieldViolation, GatewayRateLimited, InvalidRequest
 from orchestrator_server.domain.redact import redact
 from orchestrator_server.validation.allowlist import AllowList, NotAllowed
 from orchestrator_server.validation.base import Budget, Target, Validator
-from orchestrator_server.validation.gigachat import GigaChatValidator
-from orchestrator_server.validation.listing import (
-    ANTHROPIC,
-    GEMINI,
-    OPENAI,
-    ListingValidator,
-)
-from orchestrator_server.validation.mock import MockValidator
-from orchestrator_server.validation.ollama import OllamaValidator
 from orchestrator_server.validation.ratelimit import TokenBucket
 from orchestrator_server.validation.request import violations
 from orchestrator_server.validation.types import KeyCheck, Verdict
-from orchestrator_server.validation.yandexgpt import YandexGptValidator
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +29,8 @@ REPLY_MARGIN_MAX_S = 0.5
 
 
 def default_validators() -> dict[str, Validator]:
-    return {
-        "mock": MockValidator(),
-        "gigachat": GigaChatValidator(),
-        "yandexgpt": YandexGptValidator(),
-        "ollama": OllamaValidator(),
-        "openai": ListingValidator(OPENAI),
-        "anthropic": ListingValidator(ANTHROPIC),
-        "gemini": ListingValidator(GEMINI),
-    }
+    """Each kind's validator, as its registry entry names it."""
+    return {kind.name: kind.load_validator() for kind in KINDS if kind.validator is not None}
 
 
 class KeyValidationService:

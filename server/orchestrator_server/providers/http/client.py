@@ -26,26 +26,9 @@ log = logging.getLogger(__name__)
 _READ_BUFSIZE = 1 << 20
 
 
-# Headers to add to every outgoing request, from the caller's context: telemetry sets it to
-# put the current trace context (`traceparent`) on provider requests while tracing is on.
-# None, the default, costs nothing per request.
+# Headers to add to a client's every request, from the caller's context (telemetry's puts
+# the current trace context, `traceparent`, on provider requests while tracing is on).
 HeadersHook = Callable[[], Mapping[str, str] | None]
-_context_headers: HeadersHook | None = None
-
-
-def set_context_headers(hook: HeadersHook | None) -> None:
-    global _context_headers
-    _context_headers = hook
-
-
-def _with_context_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    hook = _context_headers
-    if hook is None:
-        return headers
-    extra = hook()
-    if not extra:
-        return headers
-    return {**headers, **extra} if headers else extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +76,9 @@ def ssl_context(tls: TlsOptions, provider: str) -> ssl.SSLContext | bool:
 
 
 class HttpClient:
-    """A provider's connection pool. Created lazily inside the running loop; closed once."""
+    """A provider's connection pool. Created lazily inside the running loop; closed once.
+    `context_headers`, injected by whoever builds the client, adds headers from the caller's
+    context to each request; None, the default, costs nothing per request."""
 
     def __init__(
         self,
@@ -102,7 +87,9 @@ class HttpClient:
         tls: TlsOptions = TlsOptions(),
         max_connections: int = 100,
         headers: Mapping[str, str] | None = None,
+        context_headers: HeadersHook | None = None,
     ) -> None:
+        self.context_headers = context_headers
         self._provider = provider
         self._ssl = ssl_context(tls, provider)
         self._max_connections = max_connections
@@ -145,7 +132,7 @@ class HttpClient:
                 url,
                 json=json_body,
                 data=data,
-                headers=_with_context_headers(headers),
+                headers=self._with_context_headers(headers),
                 params=params,
                 allow_redirects=allow_redirects,
                 timeout=aiohttp.ClientTimeout(total=timeout),
@@ -174,7 +161,7 @@ class HttpClient:
                 method,
                 url,
                 json=json_body,
-                headers=_with_context_headers(headers),
+                headers=self._with_context_headers(headers),
                 params=params,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
             )
@@ -190,6 +177,15 @@ class HttpClient:
             raise
         else:
             response.release()
+
+    def _with_context_headers(self, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        hook = self.context_headers
+        if hook is None:
+            return headers
+        extra = hook()
+        if not extra:
+            return headers
+        return {**headers, **extra} if headers else extra
 
     async def aclose(self) -> None:
         if self._session is not None:

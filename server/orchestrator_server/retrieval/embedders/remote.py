@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from orchestrator_server.config.providers import (
+    KINDS,
     AzureOpenAIProviderConfig,
     GigaChatProviderConfig,
     HttpProviderBase,
@@ -37,7 +38,7 @@ from orchestrator_server.retrieval.embedders.base import (
     unit_rows,
 )
 
-EMBEDDING_KINDS = ("openai", "azure-openai", "ollama", "gigachat", "yandexgpt")
+EMBEDDING_KINDS = tuple(kind.name for kind in KINDS if kind.embeddings)  # from the registry
 TEXT_EMBEDDING_PATH = "/foundationModels/v1/textEmbedding"
 
 
