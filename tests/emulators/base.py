@@ -91,6 +91,13 @@ class Emulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections open right now (kept alive between requests, or busy)."""
+        server = None if self._runner is None else self._runner.server
+        assert server is not None, "the emulator is not running"
+        return len(server.connections)
+
     def set(self, **changes: Any) -> None:
         self.behaviour = Behaviour(**changes)
 

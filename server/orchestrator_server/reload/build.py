@@ -13,6 +13,8 @@ from orchestrator_server.config.models import Config
 from orchestrator_server.config.providers import HttpProviderBase, ProviderConfig
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.http.client import HeadersHook
+from orchestrator_server.providers.http.tls import TlsOptions
+from orchestrator_server.providers.http.tls import prepare as prepare_tls
 from orchestrator_server.providers.registry import build_provider
 from orchestrator_server.reload.generation import Generation, close_providers
 from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver
@@ -105,6 +107,12 @@ async def next_generation(
     ProviderSetupError after closing what it built."""
     previous = {p.spec.name: p for p in old.providers}
     changes = Changes(metrics_preserved=preserve_metrics)
+    # TLS contexts the new providers need, built off the loop (the calls in flight go on).
+    await prepare_tls(
+        TlsOptions.of(entry)
+        for entry in config.providers
+        if entry.enabled and isinstance(entry, HttpProviderBase)
+    )
     providers: list[Provider] = []
     built: list[Provider] = []
     fingerprints: dict[str, str | None] = {}
@@ -173,21 +181,32 @@ def carry_stats(
             slot.stats.reset_health()
 
 
-# Sections read once at start: a reload reports their changes rather than applying them.
-# Retrieval collections are loaded once too: swapping a FAISS index under live queries is a
-# separate piece of work (load the new one, then lease it like a generation).
-_STARTUP_SECTIONS = ("server", "logging", "reload", "retrieval")
-_APPLIED_LIVE = frozenset({"reload.preserve_metrics"})  # read at each reload
+# What a reload applies: these settings (a section, or one key of a section) are read anew
+# with each generation. Every other setting is read once at start, and a reload that changes
+# it says so in restart_required rather than ignoring it silently. Retrieval collections are
+# loaded once: swapping a FAISS index under live queries is a separate piece of work (load the
+# new one, then lease it like a generation).
+APPLIED_LIVE = frozenset(
+    {"providers", "router", "aliases", "listing", "validate_key", "reload.preserve_metrics"}
+)
 
 
 def restart_required(old: Config, new: Config) -> list[str]:
+    """The settings `new` changes that only a restart applies, as `section` or
+    `section.key`."""
+    before, after = old.model_dump(), new.model_dump()
     changed: list[str] = []
-    for section in _STARTUP_SECTIONS:
-        before = getattr(old, section).model_dump()
-        after = getattr(new, section).model_dump()
+    for section in after:
+        if section in APPLIED_LIVE or before.get(section) == after[section]:
+            continue
+        old_section, new_section = before.get(section), after[section]
+        if not isinstance(new_section, dict) or not isinstance(old_section, dict):
+            changed.append(section)
+            continue
         changed += [
             f"{section}.{key}"
-            for key in after
-            if before.get(key) != after[key] and f"{section}.{key}" not in _APPLIED_LIVE
+            for key in dict.fromkeys([*old_section, *new_section])
+            if old_section.get(key) != new_section.get(key)
+            and f"{section}.{key}" not in APPLIED_LIVE
         ]
     return changed

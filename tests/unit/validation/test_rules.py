@@ -87,8 +87,8 @@ def test_allow_list_order_configured_then_extra_then_official() -> None:
         "https://auth.corp/oauth",
         OFFICIAL["gigachat"],
     ]
-    assert allow.resolve("openai", "").url == "https://proxy.corp/v1"  # the default
-    assert allow.resolve("anthropic", "").url == OFFICIAL["anthropic"]
+    assert str(allow.resolve("openai", "")[1]) == "https://proxy.corp/v1"  # the default
+    assert str(allow.resolve("anthropic", "")[1]) == OFFICIAL["anthropic"]
     with pytest.raises(NotAllowed):
         allow.resolve("openai", "https://evil.example/v1")
 

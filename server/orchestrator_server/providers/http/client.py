@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.http.tls import DEFAULT_TLS, TlsOptions, ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +28,6 @@ _READ_BUFSIZE = 1 << 20
 # Headers to add to a client's every request, from the caller's context (telemetry's puts
 # the current trace context, `traceparent`, on provider requests while tracing is on).
 HeadersHook = Callable[[], Mapping[str, str] | None]
-
-
-@dataclass(frozen=True, slots=True)
-class TlsOptions:
-    verify: bool = True
-    ca_bundle: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +54,6 @@ def _json_utf8(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def ssl_context(tls: TlsOptions, provider: str) -> ssl.SSLContext | bool:
-    if not tls.verify:
-        log.warning(
-            "provider %s: TLS certificate verification is OFF (verify_ssl: false); "
-            "anyone on the network path can read its traffic and keys",
-            provider,
-        )
-        return False
-    context = ssl.create_default_context()
-    if tls.ca_bundle is not None:
-        context.load_verify_locations(cafile=str(tls.ca_bundle))
-    return context
-
-
 class HttpClient:
     """A provider's connection pool. Created lazily inside the running loop; closed once.
     `context_headers`, injected by whoever builds the client, adds headers from the caller's
@@ -84,7 +63,7 @@ class HttpClient:
         self,
         provider: str,
         *,
-        tls: TlsOptions = TlsOptions(),
+        tls: TlsOptions = DEFAULT_TLS,
         max_connections: int = 100,
         headers: Mapping[str, str] | None = None,
         context_headers: HeadersHook | None = None,
