@@ -172,17 +172,28 @@ class HttpClient:
             self._session = None
 
 
+_TLS_FAILED = "TLS verification of the upstream failed (see ca_bundle)"
+_CUT = "upstream closed the connection mid-reply"
+
+# The error table for failures below HTTP, looked up along the exception's MRO (the most
+# specific class wins: a certificate error is a connector error too). Messages name what
+# happened, never the URL (it may carry a key in its query).
+TRANSPORT_ERRORS: Mapping[type[BaseException], tuple[ErrorKind, str]] = {
+    TimeoutError: (ErrorKind.TIMEOUT, "upstream did not answer in time"),
+    aiohttp.ServerTimeoutError: (ErrorKind.TIMEOUT, "upstream did not answer in time"),
+    aiohttp.ClientConnectorCertificateError: (ErrorKind.UNAVAILABLE, _TLS_FAILED),
+    aiohttp.ClientSSLError: (ErrorKind.UNAVAILABLE, _TLS_FAILED),
+    aiohttp.ClientConnectorError: (ErrorKind.UNAVAILABLE, "cannot connect to the upstream"),
+    aiohttp.ServerDisconnectedError: (ErrorKind.UNAVAILABLE, _CUT),
+    aiohttp.ClientPayloadError: (ErrorKind.UNAVAILABLE, _CUT),
+}
+
+
 def transport_error(exc: BaseException) -> ProviderError:
-    """The error table for failures below HTTP. Messages name the class, never the URL
-    (it may carry a key in its query)."""
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return ProviderError(ErrorKind.TIMEOUT, "upstream did not answer in time")
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return ProviderError(
-            ErrorKind.UNAVAILABLE, "TLS verification of the upstream failed (see ca_bundle)"
-        )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return ProviderError(ErrorKind.UNAVAILABLE, "cannot connect to the upstream")
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return ProviderError(ErrorKind.UNAVAILABLE, "upstream closed the connection mid-reply")
+    """The ProviderError for a failure below HTTP, from TRANSPORT_ERRORS; any other
+    transport failure is UNAVAILABLE, named by its class."""
+    for cls in type(exc).__mro__:
+        row = TRANSPORT_ERRORS.get(cls)
+        if row is not None:
+            return ProviderError(*row)
     return ProviderError(ErrorKind.UNAVAILABLE, f"upstream transport error ({type(exc).__name__})")
