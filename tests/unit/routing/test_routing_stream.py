@@ -18,6 +18,7 @@ from orchestrator_server.domain.errors import (
     NotFound,
     ProviderError,
     ProviderRejectedRequest,
+    ServerShuttingDown,
     StreamInterrupted,
 )
 from orchestrator_server.providers.base import Price
@@ -308,3 +309,27 @@ async def test_unknown_model_is_raised_from_iteration() -> None:
     stream = router(ScriptedProvider("a")).stream(REQUEST, RouteOptions(model="nope"))
     with pytest.raises(NotFound):
         await anext(stream)
+
+
+async def test_a_cut_while_the_consumer_holds_an_event_ends_with_the_trail() -> None:
+    # The shutdown cut cancels the request's task; when that lands outside the router (the
+    # consumer writing an event), closing the stream gives the router's answer instead.
+    a = ScriptedProvider("a")
+    a.stream_scripts.append([StreamChunk("hi"), HANG])
+    r = router(a)
+    events = r.stream(REQUEST, ANY)
+    assert isinstance(await anext(events), StreamStarted)
+    assert isinstance(await anext(events), StreamText)
+    assert r.interrupt() == 1
+    with pytest.raises(ServerShuttingDown) as caught:
+        try:
+            await asyncio.sleep(0)  # the consumer's write, where the cancellation lands
+        except asyncio.CancelledError:
+            await events.aclose()
+    task = asyncio.current_task()
+    assert task is not None
+    task.uncancel()  # as the border does, to send the answer
+    assert caught.value.partial
+    assert [(x.outcome, x.error_code) for x in caught.value.attempts] == [(CANCELLED, "shutdown")]
+    assert a.streams_closed == 1
+    assert r.snapshot()[0].in_flight == 0
