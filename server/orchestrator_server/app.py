@@ -144,7 +144,6 @@ class App:
             await self.collections.aclose()
             raise StartupError(str(exc)) from None
         server = grpc.aio.server(
-            interceptors=[ErrorBorder(telemetry.metrics, telemetry.server_spans)],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -156,6 +155,9 @@ class App:
             ],
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
+        # Every orchestrator service goes through the error border; health and reflection
+        # are grpc's own.
+        guarded = ErrorBorder(telemetry.metrics, telemetry.server_spans).guard(server)
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
             OrchestratorServicer(
                 self.generations,
@@ -164,12 +166,12 @@ class App:
                 key_validation=self.key_validation,
                 collections=self.collections,
             ),
-            server,
+            guarded,
         )
         services = [SERVICE_NAME]
         if self.config.reload.admin.enabled:
             admin_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
-                AdminServicer(self.reloader, token=self._admin_token), server
+                AdminServicer(self.reloader, token=self._admin_token), guarded
             )
             services.append(ADMIN_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

@@ -1,5 +1,7 @@
-"""The error border: one server interceptor around every RPC of the orchestrator's services
-(all of `orchestrator.v1`, present and future), so servicer methods stay straight-line.
+"""The error border: one wrapper around every RPC of the orchestrator's services, so servicer
+methods stay straight-line. Services are registered through `ErrorBorder.guard(server)`,
+which wraps each of their method handlers once, at registration (no per-call interceptor);
+every method of every service added that way, present and future, is covered.
 
 Per call it
 - reads the caller's ids once (`current_call` gives them to the servicer);
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-GUARDED_PREFIX = "/orchestrator.v1."
 _OK = grpc.StatusCode.OK
 _CANCELLED = grpc.StatusCode.CANCELLED
 
@@ -94,9 +95,10 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
 
 class _Call:
-    __slots__ = ("ids", "scope", "start", "status", "timing")
+    __slots__ = ("ended", "ids", "scope", "start", "status", "timing")
 
     def __init__(self, ids: CallIds) -> None:
+        self.ended = False
         self.ids = ids
         self.status = _OK
         self.start = 0.0
@@ -104,7 +106,7 @@ class _Call:
         self.scope: Any = None
 
 
-class ErrorBorder(grpc.aio.ServerInterceptor):
+class ErrorBorder:
     """`metrics` and `spans` are the telemetry a config turned on (None: off)."""
 
     def __init__(
@@ -112,25 +114,13 @@ class ErrorBorder(grpc.aio.ServerInterceptor):
     ) -> None:
         self._metrics = metrics
         self._spans = spans
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or not method.startswith(GUARDED_PREFIX):
-            return handler
-        cached = self._wrapped.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(method, handler)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
+    def guard(self, server: grpc.aio.Server) -> GuardedServer:
+        """`server` as generated `add_*Servicer_to_server` functions take it, wrapping the
+        handlers they register."""
+        return GuardedServer(server, self)
 
-    def _wrap(self, method: str, handler: Handler) -> Handler:
+    def wrap(self, method: str, handler: Handler) -> Handler:
         deserializer = tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -154,7 +144,7 @@ class ErrorBorder(grpc.aio.ServerInterceptor):
                     raise request.error()
                 return await behaviour(request, context)
             except BaseException as exc:
-                await self._fail(call, context, exc)
+                await self._fail(method, call, context, exc)
             finally:
                 self._end(method, call)
 
@@ -174,13 +164,13 @@ class ErrorBorder(grpc.aio.ServerInterceptor):
                     await _close_cancelled(messages)
                     raise
             except BaseException as exc:
-                await self._fail(call, context, exc)
+                await self._fail(method, call, context, exc)
             finally:
                 self._end(method, call)
 
         return stream
 
-    async def _fail(self, call: _Call, context: Context, exc: BaseException) -> None:
+    async def _fail(self, method: str, call: _Call, context: Context, exc: BaseException) -> None:
         """Ends the call with the status `exc` maps to; re-raises what is not ours to map
         (a cancellation, grpc's own errors)."""
         if isinstance(exc, asyncio.CancelledError):
@@ -195,6 +185,7 @@ class ErrorBorder(grpc.aio.ServerInterceptor):
             log.warning("request %s: %s", request_id, exc.violations[0].description)
         status = map_error(exc, request_id)
         call.status = status.code
+        self._end(method, call)  # before the status goes out: a caller then sees it counted
         await context.abort(status.code, status.message, status.trailing_metadata)
 
     def _begin(self, method: str, context: Context) -> _Call:
@@ -210,8 +201,9 @@ class ErrorBorder(grpc.aio.ServerInterceptor):
         return call
 
     def _end(self, method: str, call: _Call) -> None:
-        if call.timing is None and call.scope is None:
+        if call.ended or (call.timing is None and call.scope is None):
             return
+        call.ended = True
         duration = time.perf_counter() - call.start
         status = call.status
         if self._metrics is not None and call.timing is not None:
@@ -219,6 +211,44 @@ class ErrorBorder(grpc.aio.ServerInterceptor):
         if call.scope is not None:
             span, token = call.scope
             ServerSpans.end(span, token, status.name, status.value[0])
+
+
+class GuardedServer:
+    """Registers services on a grpc.aio server with every method handler wrapped by the
+    border. (Generated code registers each service twice: by name, the server's fast path,
+    and as a generic handler, its fallback.)"""
+
+    def __init__(self, server: grpc.aio.Server, border: ErrorBorder) -> None:
+        self._server = server
+        self._border = border
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
+        wrap = self._border.wrap
+        self._server.add_registered_method_handlers(
+            service, {name: wrap(f"/{service}/{name}", h) for name, h in handlers.items()}
+        )
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(
+            tuple(_GuardedGeneric(handler, self._border) for handler in handlers)
+        )
+
+
+class _GuardedGeneric(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler, border: ErrorBorder) -> None:
+        self._inner = inner
+        self._border = border
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
+        handler = self._inner.service(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = self._wrapped[method] = (handler, self._border.wrap(method, handler))
+        return cached[1]
 
 
 async def _close_cancelled(messages: AsyncIterator[Any]) -> None:

@@ -1,5 +1,6 @@
 """The gateway's metrics: an AttemptObserver that counts every provider call, the RPC timings
-the server interceptor reports, and the OpenTelemetry metric points they make at scrape time.
+the error border reports (api/border.py), and the OpenTelemetry metric points they make at
+scrape time.
 
 Series are kept per provider name, so `retain_providers` really removes a provider's series:
 call it with the configured names at start and after every reload.
@@ -36,7 +37,7 @@ HealthSource = Callable[[], Iterable[tuple[str, HealthClass]]]
 
 @dataclass(slots=True)
 class RpcTiming:
-    """Time one RPC spent waiting on providers; the interceptor subtracts it from the RPC's
+    """Time one RPC spent waiting on providers; the border subtracts it from the RPC's
     duration to get the gateway's own overhead."""
 
     provider_time: float = 0.0

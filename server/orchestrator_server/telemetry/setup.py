@@ -1,6 +1,6 @@
 """Builds the telemetry a config asks for, and starts and stops it with the server.
 
-`observer` goes to the Router; `metrics` and `server_spans` to the server interceptor
+`observer` goes to the Router; `metrics` and `server_spans` to the error border
 (api/border.py). With the defaults (no metrics address, tracing exporter none, no usage
 sinks) the only observer is the attempt logger, and the border reports no RPC timings.
 """
