@@ -16,11 +16,11 @@ from grpc_health.v1 import health, health_pb2_grpc
 from orchestrator.v1 import admin_pb2_grpc, orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from orchestrator_server.api.admin import SERVICE_NAME as ADMIN_SERVICE_NAME
 from orchestrator_server.api.admin import AdminServicer
-from orchestrator_server.api.auth import AuthInterceptor
+from orchestrator_server.api.auth import Authentication
+from orchestrator_server.api.border import ErrorBorder
 from orchestrator_server.api.health import SERVING, HealthService
 from orchestrator_server.api.reflection import enable_reflection
 from orchestrator_server.api.servicer import OrchestratorServicer
-from orchestrator_server.api.telemetry import TelemetryInterceptor
 from orchestrator_server.api.tls import ServerTls, TlsSetupError, is_loopback
 from orchestrator_server.auth.admin import AdminToken, AdminTokenError
 from orchestrator_server.auth.failures import AuthFailures
@@ -48,6 +48,11 @@ log = logging.getLogger(__name__)
 SERVICE_NAME: str = orchestrator_service_pb2.DESCRIPTOR.services_by_name[
     "OrchestratorService"
 ].full_name
+
+
+# How long after the shutdown grace grpc waits before cancelling calls the router has cut:
+# time for their answers to go out.
+CUT_MARGIN = 1.0
 
 
 class StartupError(Exception):
@@ -81,7 +86,12 @@ class App:
         self.reuse_port = reuse_port
         try:
             self.telemetry = telemetry or Telemetry(config, metrics_address=metrics_address)
-            first = first_generation(config, providers, observer=self.telemetry.observer)
+            first = first_generation(
+                config,
+                providers,
+                observer=self.telemetry.observer,
+                context_headers=self.telemetry.context_headers,
+            )
             self.admin_token = _admin_token(config)
             self.tls = None if config.server.tls is None else ServerTls(config.server.tls)
         except (
@@ -158,15 +168,12 @@ class App:
     ) -> list[list[float]]:
         """The Embed path for collections with a `gateway` embedder: the router of the
         generation current when the call starts, as for an Embed RPC."""
-        generation = self.generations.acquire()
-        try:
+        with self.generations.lease() as generation:
             result = await generation.router.embed(
                 request,
                 RouteOptions(model=request.model or ""),
                 deadline=time.monotonic() + timeout,
             )
-        finally:
-            self.generations.release(generation)
         return result.vectors
 
     async def start(self) -> int:
@@ -186,16 +193,7 @@ class App:
         except TelemetrySetupError as exc:
             await self.collections.aclose()
             raise StartupError(str(exc)) from None
-        interceptors: list[grpc.aio.ServerInterceptor] = []
-        if telemetry.metrics is not None or telemetry.server_spans is not None:
-            interceptors.append(TelemetryInterceptor(telemetry.metrics, telemetry.server_spans))
-        # After telemetry, so refused calls are timed and counted like any other.
-        generations = self.generations
-        interceptors.append(
-            AuthInterceptor(lambda: generations.current.keys, self.admin_token, self.auth_failures)
-        )
         server = grpc.aio.server(
-            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -207,6 +205,13 @@ class App:
             ],
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
+        # Every orchestrator service goes through the error border, which also authenticates
+        # its calls; health and reflection are grpc's own (and open).
+        generations = self.generations
+        auth = Authentication(
+            lambda: generations.current.keys, self.admin_token, self.auth_failures
+        )
+        guarded = ErrorBorder(telemetry.metrics, telemetry.server_spans, auth).guard(server)
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
             OrchestratorServicer(
                 self.generations,
@@ -216,12 +221,12 @@ class App:
                 collections=self.collections,
                 auth_failures=self.auth_failures,
             ),
-            server,
+            guarded,
         )
         services = [SERVICE_NAME]
         if self.admin_token is not None:
             admin_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
-                AdminServicer(self.reloader), server
+                AdminServicer(self.reloader), guarded
             )
             services.append(ADMIN_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -263,11 +268,24 @@ class App:
         await self.reloader.aclose()
         await self.health.drain()
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._drain(self._server, grace)
         await self.generations.aclose()
         await self.key_validation.aclose()
         await self.collections.aclose()
         await self.telemetry.stop()
+
+    async def _drain(self, server: grpc.aio.Server, grace: float) -> None:
+        """Calls in flight get `grace` seconds. Then the router cuts the ones still running:
+        each ends with UNAVAILABLE (SHUTTING_DOWN), its attempts and, for a stream that sent
+        text, the partial-output trailer, instead of grpc's bare cancellation; grpc cancels
+        whatever is left CUT_MARGIN later."""
+        stopping = asyncio.ensure_future(server.stop(grace + CUT_MARGIN))
+        done, _ = await asyncio.wait({stopping}, timeout=grace)
+        if not done:
+            cut = self.generations.interrupt()
+            if cut:
+                log.warning("shutdown grace (%.1f s) ran out: %d call(s) cut short", grace, cut)
+        await stopping
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

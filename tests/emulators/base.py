@@ -31,9 +31,10 @@ class Behaviour:
 
     mode: "ok" | "error" (answer `status` with `error_body`) | "malformed" (200 with a body
     that is not the provider's JSON) | "cut" (stream `cut_after` chunks, then drop the
-    connection) | "stream_error" (stream `cut_after` chunks, then an in-stream error frame)
-    | "hang" (never answer) | "redirect" (answer `status`, a 3xx, with a Location header of
-    `location` plus the request's path and query, on every route)."""
+    connection) | "truncate" (stream `cut_after` chunks, then end the body cleanly, without
+    the provider's end marker) | "stream_error" (stream `cut_after` chunks, then an
+    in-stream error frame) | "hang" (never answer) | "redirect" (answer `status`, a 3xx, with
+    a Location header of `location` plus the request's path and query, on every route)."""
 
     mode: str = "ok"
     text: str = "Hello from the emulator"
@@ -107,6 +108,13 @@ class Emulator:
             text="moved",
         )
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections open right now (kept alive between requests, or busy)."""
+        server = None if self._runner is None else self._runner.server
+        assert server is not None, "the emulator is not running"
+        return len(server.connections)
+
     def set(self, **changes: Any) -> None:
         self.behaviour = Behaviour(**changes)
 
@@ -158,12 +166,14 @@ class Emulator:
         error_frame: bytes | None = None,
     ) -> web.StreamResponse:
         """Writes frames one by one. "cut" drops the connection after `cut_after` frames;
-        "stream_error" sends `error_frame` there instead. A client that goes away is counted
-        in `disconnects`."""
+        "truncate" ends the body there as if it were complete; "stream_error" sends
+        `error_frame` there instead. A client that goes away is counted in `disconnects`."""
         response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
         try:
             for i, frame in enumerate(frames):
+                if behaviour.mode == "truncate" and i >= behaviour.cut_after:
+                    break
                 if behaviour.mode in ("cut", "stream_error") and i >= behaviour.cut_after:
                     if behaviour.mode == "stream_error" and error_frame is not None:
                         await response.write(error_frame)

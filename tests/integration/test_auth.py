@@ -228,7 +228,11 @@ async def test_an_unknown_model_lists_what_exists_only_to_a_key_that_may_use_eve
     assert full.value.code() == limited.value.code() == grpc.StatusCode.NOT_FOUND
     assert "models: a/m-a, b/m-b; aliases: both, only-a" in (full.value.details() or "")
     # Provider b is none of the limited key's business (ListModels does not show it either).
-    assert limited.value.details() == "no provider serves model or alias 'nope'"
+    # Where to list models is said to both: ListModels shows each key its own share.
+    assert limited.value.details() == (
+        "no provider serves model or alias 'nope'; "
+        "ListModels (`orchestrator models`) lists the models each provider serves"
+    )
 
 
 async def test_an_alias_named_by_the_key_is_allowed_whatever_its_targets() -> None:

@@ -70,6 +70,14 @@ async def _stream(server: Running) -> None:
         pass
 
 
+async def _cut_by_shutdown(server: Running) -> None:
+    call = server.stub.GenerateStream(generate_pb2.GenerateStreamRequest(prompt="hi"))
+    assert (await call.read()).HasField("start")
+    await server.app.stop(grace=0)
+    while await call.read() is not grpc.aio.EOF:
+        pass
+
+
 async def _validate_twice(server: Running) -> None:
     request = validate_key_pb2.ValidateKeyRequest(
         provider=common_pb2.PROVIDER_KIND_MOCK, api_key="demo-key"
@@ -142,6 +150,13 @@ ROWS = [
         _generate(),
         grpc.StatusCode.DEADLINE_EXCEEDED,
         "DEADLINE_EXCEEDED",
+    ),
+    Row(
+        "ServerShuttingDown",
+        make_config(mock_provider("a", reply=" ".join(["word"] * 500), chunk_delay_ms=20)),
+        _cut_by_shutdown,
+        grpc.StatusCode.UNAVAILABLE,
+        "SHUTTING_DOWN",
     ),
     Row(
         "ConfigRejected",

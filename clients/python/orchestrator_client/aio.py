@@ -34,8 +34,9 @@ class AsyncOrchestratorClient(BaseClient):
 
         async with AsyncOrchestratorClient("localhost:50051") as client:
             reply = await client.generate("Hello", model="small", max_tokens=64)
-            async for text in client.stream("Tell me more"):
-                print(text, end="")
+            async with client.stream("Tell me more") as stream:
+                async for text in stream:
+                    print(text, end="")
 
     Settings: `target` ("host:port", or "dns:///name:port" with `load_balancing=
     "round_robin"`); `tls`, `root_certificates`, `private_key`, `certificate_chain` or
@@ -109,7 +110,15 @@ class AsyncOrchestratorClient(BaseClient):
         **options: Unpack[GenerateOptions],
     ) -> AsyncGenerationStream:
         """A streamed completion: iterate it for the text deltas; afterwards its `usage`,
-        `finish_reason`, `attempts` and `end` hold the final figures."""
+        `finish_reason`, `attempts` and `end` hold the final figures.
+
+            async with client.stream("Tell me more") as stream:
+                async for text in stream:
+                    print(text, end="")
+            print(stream.usage.total_tokens)
+
+        Leaving the block early cancels the call (so does `aclose()`, or a stream dropped
+        before its end)."""
         request = self._stream_request(prompt, options)
         call_metadata = self._metadata(request_id, metadata)
 
@@ -261,7 +270,9 @@ class AsyncOrchestratorClient(BaseClient):
 
 
 class AsyncGenerationStream(StreamState):
-    """An async iterator of text deltas; see AsyncOrchestratorClient.stream."""
+    """An async iterator of text deltas; see AsyncOrchestratorClient.stream. Use it as a
+    context manager: leaving the block, `aclose()`, or dropping a stream not read to its end
+    cancels the call, and the server stops generating (and paying) at once."""
 
     def __init__(
         self,
@@ -290,7 +301,7 @@ class AsyncGenerationStream(StreamState):
             try:
                 event = await self._call.read()
             except grpc.RpcError as exc:
-                error = from_rpc_error(exc, calls=self._calls)
+                error = self.failed(from_rpc_error(exc, calls=self._calls))
                 delay = (
                     None
                     if self.received_any
@@ -320,9 +331,19 @@ class AsyncGenerationStream(StreamState):
 
     async def aclose(self) -> None:
         """Cancels the call if it is still running (the server then stops the upstream)."""
+        self._cancel()
+
+    def _cancel(self) -> None:
         self._exhausted = True
-        if self._call is not None:
-            self._call.cancel()
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    def __del__(self) -> None:
+        # Abandoned (a `break` out of the loop, or just dropped) before its end: stop the
+        # server's generation now rather than whenever the call object is collected.
+        if not self._exhausted and self._call is not None:
+            self._cancel()
 
     async def __aenter__(self) -> AsyncGenerationStream:
         return self

@@ -33,16 +33,23 @@ ROLES: dict[str, generate_pb2.Role] = {
     "tool": generate_pb2.ROLE_TOOL,
 }
 
-PROVIDER_KINDS: dict[str, common_pb2.ProviderKind] = {
-    "mock": common_pb2.PROVIDER_KIND_MOCK,
-    "gigachat": common_pb2.PROVIDER_KIND_GIGACHAT,
-    "yandexgpt": common_pb2.PROVIDER_KIND_YANDEXGPT,
-    "ollama": common_pb2.PROVIDER_KIND_OLLAMA,
-    "openai": common_pb2.PROVIDER_KIND_OPENAI_COMPATIBLE,
-    "openai-compatible": common_pb2.PROVIDER_KIND_OPENAI_COMPATIBLE,
-    "anthropic": common_pb2.PROVIDER_KIND_ANTHROPIC,
-    "gemini": common_pb2.PROVIDER_KIND_GEMINI,
-}
+
+def _provider_kinds() -> dict[str, common_pb2.ProviderKind]:
+    """Names for ValidateKey's provider kinds, read off the contract's enum, so a kind added
+    to the proto is known here at once: PROVIDER_KIND_OPENAI_COMPATIBLE is
+    "openai-compatible", also "openai" (the server's config kind name for it)."""
+    kinds: dict[str, common_pb2.ProviderKind] = {}
+    for name, number in common_pb2.ProviderKind.items():
+        if number == common_pb2.PROVIDER_KIND_UNSPECIFIED:
+            continue
+        key = name.removeprefix("PROVIDER_KIND_").lower().replace("_", "-")
+        kinds[key] = cast(common_pb2.ProviderKind, number)
+        if key.endswith("-compatible"):
+            kinds[key.removesuffix("-compatible")] = cast(common_pb2.ProviderKind, number)
+    return kinds
+
+
+PROVIDER_KINDS: dict[str, common_pb2.ProviderKind] = _provider_kinds()
 
 SEARCH_TYPES: dict[str, retrieve_pb2.SearchType] = {
     "similarity": retrieve_pb2.SEARCH_TYPE_SIMILARITY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from orchestrator.v1 import common_pb2, generate_pb2, tools_pb2
-from orchestrator_client.errors import StreamInterrupted
+from orchestrator_client.errors import OrchestratorError, StreamInterrupted
 
 
 class StreamState:
@@ -45,6 +45,14 @@ class StreamState:
     @property
     def text(self) -> str:
         return "".join(self._parts)
+
+    def failed(self, error: OrchestratorError) -> OrchestratorError:
+        """`error` as this stream ends with it: partial once text or tool-call fragments have
+        arrived, whatever the status's trailers say (the call's own deadline may have fired
+        before the server's answer, with its partial-output trailer, came back)."""
+        if self._parts or self.tool_call_deltas:
+            error.partial_output = True
+        return error
 
     @property
     def provider(self) -> str:

@@ -32,8 +32,9 @@ class OrchestratorClient(BaseClient):
 
     with OrchestratorClient("localhost:50051") as client:
         print(client.generate("Hello").text)
-        for text in client.stream("Tell me more"):
-            print(text, end="")
+        with client.stream("Tell me more") as stream:
+            for text in stream:
+                print(text, end="")
     """
 
     def __init__(
@@ -98,7 +99,14 @@ class OrchestratorClient(BaseClient):
         **options: Unpack[GenerateOptions],
     ) -> GenerationStream:
         """A streamed completion: iterate it for the text deltas; afterwards its `usage`,
-        `finish_reason`, `attempts` and `end` hold the final figures."""
+        `finish_reason`, `attempts` and `end` hold the final figures.
+
+            with client.stream("Tell me more") as stream:
+                for text in stream:
+                    print(text, end="")
+
+        Leaving the block early cancels the call (so does `close()`, or a stream dropped
+        before its end)."""
         request = self._stream_request(prompt, options)
         call_metadata = self._metadata(request_id, metadata)
 
@@ -250,7 +258,9 @@ class OrchestratorClient(BaseClient):
 
 
 class GenerationStream(StreamState):
-    """An iterator of text deltas; see OrchestratorClient.stream."""
+    """An iterator of text deltas; see OrchestratorClient.stream. Use it as a context
+    manager: leaving the block, `close()`, or dropping a stream not read to its end cancels
+    the call, and the server stops generating (and paying) at once."""
 
     def __init__(
         self,
@@ -284,7 +294,7 @@ class GenerationStream(StreamState):
                     raise ended_without_end(self._calls) from None
                 break
             except grpc.RpcError as exc:
-                error = from_rpc_error(exc, calls=self._calls)
+                error = self.failed(from_rpc_error(exc, calls=self._calls))
                 delay = (
                     None
                     if self.received_any
@@ -310,8 +320,15 @@ class GenerationStream(StreamState):
     def close(self) -> None:
         """Cancels the call if it is still running (the server then stops the upstream)."""
         self._exhausted = True
-        if self._call is not None:
-            self._call.cancel()
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    def __del__(self) -> None:
+        # Abandoned (a `break` out of the loop, or just dropped) before its end: stop the
+        # server's generation now rather than whenever the call object is collected.
+        if not self._exhausted and self._call is not None:
+            self.close()
 
     def __enter__(self) -> GenerationStream:
         return self

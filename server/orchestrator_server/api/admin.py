@@ -1,5 +1,6 @@
-"""AdminService: replaces the running configuration. Converts, calls the Reloader, maps errors.
-Served only with an admin token, which api/auth.py checks before any method runs."""
+"""AdminService: replaces the running configuration. Converts and calls the Reloader; errors
+become statuses at the border (api/border.py), which also checks the admin token before any
+method runs (AdminService is served only with one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from orchestrator.v1 import admin_pb2, admin_pb2_grpc
-from orchestrator_server.api.calls import Context, abort, caller_request_id
+from orchestrator_server.api.border import Context
 from orchestrator_server.reload.reloader import Reloader, ReloadReport
 
 SERVICE_NAME: str = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
@@ -21,45 +22,33 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ReloadConfig(
         self, request: admin_pb2.ReloadConfigRequest, context: Context
     ) -> admin_pb2.ReloadConfigResponse:
-        request_id = caller_request_id(context)
-        try:
-            report = await self._reloader.reload_file(
-                preserve_metrics=request.preserve_metrics, validate_only=request.validate_only
-            )
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        report = await self._reloader.reload_file(
+            preserve_metrics=request.preserve_metrics, validate_only=request.validate_only
+        )
         return admin_pb2.ReloadConfigResponse(result=_result(report))
 
     async def ApplyConfig(
         self, request: admin_pb2.ApplyConfigRequest, context: Context
     ) -> admin_pb2.ApplyConfigResponse:
-        request_id = caller_request_id(context)
-        try:
-            report = await self._reloader.apply_text(
-                request.config_yaml,
-                preserve_metrics=request.preserve_metrics,
-                validate_only=request.validate_only,
-            )
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        report = await self._reloader.apply_text(
+            request.config_yaml,
+            preserve_metrics=request.preserve_metrics,
+            validate_only=request.validate_only,
+        )
         return admin_pb2.ApplyConfigResponse(result=_result(report))
 
     async def ApplyProviders(
         self, request: admin_pb2.ApplyProvidersRequest, context: Context
     ) -> admin_pb2.ApplyProvidersResponse:
-        request_id = caller_request_id(context)
         entries: list[dict[str, Any]] = [
             json_format.MessageToDict(entry, preserving_proto_field_name=True)
             for entry in request.providers
         ]
-        try:
-            report = await self._reloader.apply_providers(
-                entries,
-                preserve_metrics=request.preserve_metrics,
-                validate_only=request.validate_only,
-            )
-        except Exception as exc:  # every failure becomes a status
-            await abort(context, exc, request_id)
+        report = await self._reloader.apply_providers(
+            entries,
+            preserve_metrics=request.preserve_metrics,
+            validate_only=request.validate_only,
+        )
         return admin_pb2.ApplyProvidersResponse(result=_result(report))
 
 

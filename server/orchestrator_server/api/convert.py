@@ -8,6 +8,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from orchestrator.v1 import common_pb2, generate_pb2, metrics_pb2
 from orchestrator_server.api.tools import tool_calls_to_proto, tool_deltas_to_proto
+from orchestrator_server.config.providers import KINDS
 from orchestrator_server.domain.attempts import Attempt, AttemptOutcome
 from orchestrator_server.domain.chat import FinishReason, Usage
 from orchestrator_server.domain.tools import ToolCallDelta
@@ -52,15 +53,10 @@ CIRCUIT = {
     CircuitState.OPEN: metrics_pb2.CIRCUIT_STATE_OPEN,
     CircuitState.HALF_OPEN: metrics_pb2.CIRCUIT_STATE_HALF_OPEN,
 }
-PROVIDER_KINDS = {
-    "mock": common_pb2.PROVIDER_KIND_MOCK,
-    "gigachat": common_pb2.PROVIDER_KIND_GIGACHAT,
-    "yandexgpt": common_pb2.PROVIDER_KIND_YANDEXGPT,
-    "ollama": common_pb2.PROVIDER_KIND_OLLAMA,
-    "openai": common_pb2.PROVIDER_KIND_OPENAI_COMPATIBLE,
-    "azure-openai": common_pb2.PROVIDER_KIND_OPENAI_COMPATIBLE,
-    "anthropic": common_pb2.PROVIDER_KIND_ANTHROPIC,
-    "gemini": common_pb2.PROVIDER_KIND_GEMINI,
+# Config kind -> proto enum, from the registry (config/providers.py KINDS).
+PROVIDER_KINDS: dict[str, common_pb2.ProviderKind] = {
+    kind.name: common_pb2.ProviderKind.Value(kind.proto)  # type: ignore[misc]
+    for kind in KINDS
 }
 
 

@@ -9,8 +9,7 @@ from orchestrator_server.config.models import LimitsConfig
 from orchestrator_server.domain.caller import Caller
 from orchestrator_server.domain.embeddings import EmbeddingRequest, InputType
 from orchestrator_server.domain.errors import FieldViolation, InvalidRequest
-from orchestrator_server.routing.embedding import RoutedEmbeddings
-from orchestrator_server.routing.types import RouteOptions
+from orchestrator_server.routing.types import RoutedEmbeddings, RouteOptions
 
 MAX_DIMENSIONS = 65_536
 _INPUT_TYPES = {

@@ -30,6 +30,7 @@ from orchestrator_server.domain.errors import (
     NotFound,
     ProviderNotAllowed,
     ProviderRejectedRequest,
+    ServerShuttingDown,
     StreamInterrupted,
     Unauthenticated,
     UnsupportedFeature,
@@ -61,6 +62,7 @@ STATUS_TABLE: dict[type[GatewayError], StatusRule] = {
     AllProvidersFailed: StatusRule(grpc.StatusCode.UNAVAILABLE, "ALL_PROVIDERS_FAILED"),
     StreamInterrupted: StatusRule(grpc.StatusCode.UNAVAILABLE, "STREAM_INTERRUPTED"),
     DeadlineExceeded: StatusRule(grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
+    ServerShuttingDown: StatusRule(grpc.StatusCode.UNAVAILABLE, "SHUTTING_DOWN"),
     ConfigRejected: StatusRule(grpc.StatusCode.INVALID_ARGUMENT, "CONFIG_REJECTED"),
     ConfigFileRejected: StatusRule(grpc.StatusCode.FAILED_PRECONDITION, "CONFIG_FILE_REJECTED"),
     ConfigNotPermitted: StatusRule(grpc.StatusCode.PERMISSION_DENIED, "CONFIG_NOT_PERMITTED"),
@@ -135,7 +137,7 @@ def map_error(error: BaseException, request_id: str) -> MappedStatus:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(retry_after * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
-    partial = isinstance(error, StreamInterrupted)
+    partial = error.partial
     if error.attempts or partial:
         details.append(
             common_pb2.AttemptTrail(

@@ -4,7 +4,8 @@ limited to what the caller's key may use."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 
@@ -22,6 +23,8 @@ from orchestrator_server.domain.errors import NotFound
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog, ModelSource, ProviderModels
 from orchestrator_server.reload.generation import Generation
+
+T = TypeVar("T")
 
 SOURCE = {
     ModelSource.PROVIDER: listing_pb2.MODEL_SOURCE_PROVIDER,
@@ -56,28 +59,30 @@ def list_providers(generation: Generation, caller: Caller) -> listing_pb2.ListPr
 
 
 def chosen(
-    providers: Sequence[Provider],
+    items: Sequence[T],
     names: Sequence[str],
+    *,
+    name: Callable[[T], str],
     caller: Caller,
     aliases: Mapping[str, Sequence[str]],
-) -> list[Provider]:
-    """The providers a request names (all the caller may use when none); NotFound for the
-    first unknown, ProviderNotAllowed for one the caller may not use."""
-    visible = set(visible_providers(caller, [p.spec.name for p in providers], aliases))
+) -> list[T]:
+    """The providers (or their snapshots) a request names, all the caller may use when none;
+    NotFound names the first unknown one, ProviderNotAllowed one the caller may not use."""
+    visible = set(visible_providers(caller, [name(item) for item in items], aliases))
     if not names:
-        return [p for p in providers if p.spec.name in visible]
-    by_name = {p.spec.name: p for p in providers}
-    for i, name in enumerate(names):
-        if name not in by_name:
+        return [item for item in items if name(item) in visible]
+    by_name = {name(item): item for item in items}
+    for i, wanted in enumerate(names):
+        if wanted not in by_name:
             raise NotFound(
-                f"no provider named {name!r}",
+                f"no provider named {wanted!r}",
                 field=f"providers[{i}]",
                 resource_type="provider",
-                name=name,
+                name=wanted,
             )
-        if name not in visible:
-            raise provider_refused(caller, name)
-    return [by_name[name] for name in dict.fromkeys(names)]
+        if wanted not in visible:
+            raise provider_refused(caller, wanted)
+    return [by_name[n] for n in dict.fromkeys(names)]
 
 
 async def list_models(

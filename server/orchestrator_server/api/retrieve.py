@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from orchestrator.v1 import retrieve_pb2
 from orchestrator_server.api.convert import duration
@@ -67,6 +67,7 @@ def to_query(request: retrieve_pb2.RetrieveRequest) -> RetrieveQuery:
         threshold = request.score_threshold
         if not math.isfinite(threshold):
             problems.append(FieldViolation("score_threshold", "must be a finite number"))
+    flt = _struct(request.filter, "filter", problems) if request.HasField("filter") else None
     if problems:
         raise InvalidRequest(problems)
     return RetrieveQuery(
@@ -76,7 +77,7 @@ def to_query(request: retrieve_pb2.RetrieveRequest) -> RetrieveQuery:
         search_type=search_type or SearchType.SIMILARITY,
         fetch_k=fetch_k,
         lambda_mult=lambda_mult,
-        filter=_struct(request.filter) if request.HasField("filter") else None,
+        filter=flt,
         score_threshold=threshold,
     )
 
@@ -90,9 +91,27 @@ def to_response(result: RetrieveResult) -> retrieve_pb2.RetrieveResponse:
     return response
 
 
-def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
-    out: dict[str, Any] = json_format.MessageToDict(value)
-    return out
+def _struct(value: struct_pb2.Struct, at: str, problems: list[FieldViolation]) -> dict[str, Any]:
+    return {key: _value(item, f"{at}.{key}", problems) for key, item in value.fields.items()}
+
+
+def _value(value: struct_pb2.Value, at: str, problems: list[FieldViolation]) -> Any:
+    """A Struct value as plain Python. A number that is not finite (protobuf carries NaN and
+    Infinity, JSON has neither) is named as the caller's mistake."""
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        if not math.isfinite(value.number_value):
+            problems.append(FieldViolation(at, "must be a finite number (no NaN or Infinity)"))
+        return value.number_value
+    if kind == "struct_value":
+        return _struct(value.struct_value, at, problems)
+    if kind == "list_value":
+        return [_value(v, f"{at}[{i}]", problems) for i, v in enumerate(value.list_value.values)]
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return None
 
 
 def _jsonable(metadata: Any) -> dict[str, Any]:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from orchestrator.v1 import common_pb2, validate_key_pb2
 from orchestrator_server.api.convert import duration
+from orchestrator_server.config import providers as config_kinds
 from orchestrator_server.validation.types import Credential, KeyCheck, ValidationCode, Verdict
 
+# Proto enum -> the kind ValidateKey checks for it, from the registry: the kinds with a
+# validator (PROVIDER_KIND_OPENAI_COMPATIBLE is "openai").
 KINDS: dict[int, str] = {
-    common_pb2.PROVIDER_KIND_MOCK: "mock",
-    common_pb2.PROVIDER_KIND_GIGACHAT: "gigachat",
-    common_pb2.PROVIDER_KIND_YANDEXGPT: "yandexgpt",
-    common_pb2.PROVIDER_KIND_OLLAMA: "ollama",
-    common_pb2.PROVIDER_KIND_OPENAI_COMPATIBLE: "openai",
-    common_pb2.PROVIDER_KIND_ANTHROPIC: "anthropic",
-    common_pb2.PROVIDER_KIND_GEMINI: "gemini",
+    common_pb2.ProviderKind.Value(kind.proto): kind.name
+    for kind in config_kinds.KINDS
+    if kind.validator is not None
 }
 CREDENTIALS: dict[int, Credential] = {
     validate_key_pb2.CREDENTIAL_TYPE_UNSPECIFIED: Credential.DEFAULT,

@@ -1,4 +1,5 @@
-"""One configuration model per provider kind, told apart by `kind`.
+"""One configuration model per provider kind, told apart by `kind`, and the registry of
+kinds (`KINDS`, at the end): everything else that depends on the kind reads it from there.
 
 Keys are never written here: `api_key_env` names the environment variable that holds one.
 """
@@ -6,7 +7,7 @@ Keys are never written here: `api_key_env` names the environment variable that h
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union
 
 from pydantic import Field, FilePath
 
@@ -18,6 +19,8 @@ from orchestrator_server.config.base import (
     ProviderName,
     Strict,
 )
+from orchestrator_server.config.kind import FOLDER_ID, IAM_TOKEN, SCOPE, Kind
+from orchestrator_server.domain.capabilities import ALL, Capabilities
 
 
 class CapabilitiesConfig(Strict):
@@ -38,6 +41,7 @@ class CapabilitiesConfig(Strict):
 
 
 class ProviderBase(Strict):
+    kind: str  # each kind's model narrows it to its own name
     name: ProviderName
     model: str = Field(min_length=1)
     models: list[str] = Field(default_factory=list, description="further models it serves")
@@ -119,6 +123,15 @@ class HttpProviderBase(ProviderBase):
         "are refused without being read",
     )
 
+    def key_check_url(self) -> str | None:
+        """The endpoint ValidateKey may check keys at for this provider (None: the kind's
+        public one)."""
+        return self.base_url
+
+    def key_check_version(self) -> str | None:
+        """The API version ValidateKey's check speaks for this provider, if it has one."""
+        return None
+
 
 class GigaChatScope(enum.StrEnum):
     PERS = "GIGACHAT_API_PERS"
@@ -134,6 +147,9 @@ class GigaChatProviderConfig(HttpProviderBase):
     token_refresh_margin: PositiveSeconds = Field(
         60.0, description="refresh the access token this long before it expires"
     )
+
+    def key_check_url(self) -> str | None:
+        return self.auth_url  # a key is checked by asking the OAuth host for a token
 
 
 class YandexCredential(enum.StrEnum):
@@ -192,31 +208,152 @@ class AnthropicProviderConfig(HttpProviderBase):
     anthropic_version: ApiVersion = ANTHROPIC_VERSION
     default_max_tokens: int = Field(1024, ge=1, description="Anthropic requires max_tokens")
 
+    def key_check_version(self) -> str | None:
+        return self.anthropic_version
+
 
 class GeminiProviderConfig(HttpProviderBase):
     kind: Literal["gemini"]
     api_key_env: EnvVarName
     api_version: str = GEMINI_API_VERSION
 
+    def key_check_version(self) -> str | None:
+        return self.api_version
 
-ProviderConfig = Annotated[
-    MockProviderConfig
-    | GigaChatProviderConfig
-    | YandexGptProviderConfig
-    | OllamaProviderConfig
-    | OpenAIProviderConfig
-    | AzureOpenAIProviderConfig
-    | AnthropicProviderConfig
-    | GeminiProviderConfig,
-    Field(discriminator="kind"),
-]
-PROVIDER_KINDS = (
-    "mock",
-    "gigachat",
-    "yandexgpt",
-    "ollama",
-    "openai",
-    "azure-openai",
-    "anthropic",
-    "gemini",
+
+# The registry: one entry per kind. Code is named as "module:attribute" (adapters under
+# orchestrator_server.providers, built as factory(spec, config, api_key); validators under
+# orchestrator_server.validation, built as factory()).
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        "mock",
+        MockProviderConfig,
+        adapter="mock:from_config",
+        proto="PROVIDER_KIND_MOCK",
+        genai_name="mock",
+        validator="mock:MockValidator",
+        capabilities=ALL,
+    ),
+    Kind(
+        "gigachat",
+        GigaChatProviderConfig,
+        adapter="gigachat:GigaChatProvider",
+        proto="PROVIDER_KIND_GIGACHAT",
+        genai_name="gigachat",
+        validator="gigachat:GigaChatValidator",
+        key_check_url="https://ngw.devices.sberbank.ru:9443/api/v2/oauth",
+        key_fields=frozenset({SCOPE}),
+        # One function call per message; forcing one named function (REQUIRED only with a
+        # single function); schemas but no documented JSON mode; images uploaded, not fetched
+        # by URL.
+        capabilities=Capabilities(
+            tools=True, tool_choice=True, json_schema=True, images=True, embeddings=True
+        ),
+    ),
+    Kind(
+        "yandexgpt",
+        YandexGptProviderConfig,
+        adapter="yandexgpt:YandexGptProvider",
+        proto="PROVIDER_KIND_YANDEXGPT",
+        genai_name="yandexgpt",
+        validator="yandexgpt:YandexGptValidator",
+        key_check_url="https://llm.api.cloud.yandex.net",
+        key_fields=frozenset({FOLDER_ID, IAM_TOKEN}),
+        # No image input on the completion API (its vision models are batch-only).
+        capabilities=Capabilities(
+            tools=True,
+            parallel_tools=True,
+            tool_choice=True,
+            json_object=True,
+            json_schema=True,
+            embeddings=True,
+        ),
+    ),
+    Kind(
+        "ollama",
+        OllamaProviderConfig,
+        adapter="ollama:OllamaProvider",
+        proto="PROVIDER_KIND_OLLAMA",
+        genai_name="ollama",
+        validator="ollama:OllamaValidator",
+        key_check_url="http://localhost:11434",
+        keyless=True,
+        # Native /api/chat: no tool_choice at all; images only as base64 (no URL fetching).
+        capabilities=Capabilities(
+            tools=True,
+            parallel_tools=True,
+            json_object=True,
+            json_schema=True,
+            images=True,
+            embeddings=True,
+        ),
+    ),
+    Kind(
+        "openai",
+        OpenAIProviderConfig,
+        adapter="openai:OpenAIProvider",
+        proto="PROVIDER_KIND_OPENAI_COMPATIBLE",
+        genai_name="openai",
+        validator="listing:openai",
+        key_check_url="https://api.openai.com/v1",
+        capabilities=ALL,
+    ),
+    Kind(
+        "azure-openai",
+        AzureOpenAIProviderConfig,
+        adapter="openai:OpenAIProvider",
+        proto="PROVIDER_KIND_OPENAI_COMPATIBLE",  # ValidateKey's openai-compatible is "openai"
+        genai_name="azure.ai.openai",
+        capabilities=ALL,
+    ),
+    Kind(
+        "anthropic",
+        AnthropicProviderConfig,
+        adapter="anthropic:AnthropicProvider",
+        proto="PROVIDER_KIND_ANTHROPIC",
+        genai_name="anthropic",
+        validator="listing:anthropic",
+        key_check_url="https://api.anthropic.com",
+        # No JSON mode (only schemas) and no embeddings endpoint.
+        capabilities=Capabilities(
+            tools=True,
+            parallel_tools=True,
+            tool_choice=True,
+            json_schema=True,
+            images=True,
+            image_urls=True,
+        ),
+    ),
+    Kind(
+        "gemini",
+        GeminiProviderConfig,
+        adapter="gemini:GeminiProvider",
+        proto="PROVIDER_KIND_GEMINI",
+        genai_name="gcp.gemini",
+        validator="listing:gemini",
+        key_check_url="https://generativelanguage.googleapis.com",
+        # Images inline only: fileData takes Files API URIs, not arbitrary URLs.
+        capabilities=Capabilities(
+            tools=True,
+            parallel_tools=True,
+            tool_choice=True,
+            json_object=True,
+            json_schema=True,
+            images=True,
+            embeddings=True,
+        ),
+    ),
 )
+BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}
+PROVIDER_KINDS: tuple[str, ...] = tuple(BY_NAME)
+# Kinds ValidateKey can check, in registry order.
+VALIDATABLE_KINDS: tuple[str, ...] = tuple(k.name for k in KINDS if k.validator is not None)
+
+if TYPE_CHECKING:
+    # To the type checker any kind's model; to pydantic the union of all, told by `kind`.
+    ProviderConfig: TypeAlias = ProviderBase
+else:
+    ProviderConfig = Annotated[
+        Union[tuple(kind.config for kind in KINDS)],  # noqa: UP007 - built from the registry
+        Field(discriminator="kind"),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from orchestrator_server.config.base import EnvVarName, PositiveSeconds, Strict
-from orchestrator_server.validation.urls import BadUrl, parse_base_url
+from orchestrator_server.domain.urls import BadUrl, parse_base_url
 
 
 class AdminServiceConfig(Strict):

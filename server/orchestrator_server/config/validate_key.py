@@ -3,15 +3,11 @@ the RPC's own rate limit."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 
 from orchestrator_server.config.base import PositiveSeconds, Strict
-from orchestrator_server.validation.urls import BadUrl, parse_base_url
-
-# Kinds ValidateKey can check over HTTP (mock needs no URL).
-ValidatableKind = Literal["gigachat", "yandexgpt", "ollama", "openai", "anthropic", "gemini"]
+from orchestrator_server.config.providers import KINDS
+from orchestrator_server.domain.urls import BadUrl, parse_base_url
 
 
 class ValidateKeyRateLimit(Strict):
@@ -31,16 +27,21 @@ class ValidateKeyConfig(Strict):
     configured_endpoints: bool = Field(
         True, description="allow the base_url (GigaChat: auth_url) of every configured provider"
     )
-    allowed_base_urls: dict[ValidatableKind, list[str]] = Field(
+    allowed_base_urls: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="further base URLs per kind; a request may name these or a path below",
+        description="further base URLs per kind (one ValidateKey checks over HTTP); a "
+        "request may name these or a path below",
     )
     rate_limit: ValidateKeyRateLimit = Field(default_factory=ValidateKeyRateLimit)  # type: ignore[arg-type]
 
     @field_validator("allowed_base_urls")
     @classmethod
     def _urls_parse(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        # Kinds ValidateKey checks over HTTP: those with a public endpoint in the registry.
+        http_kinds = [k.name for k in KINDS if k.validator is not None and k.key_check_url]
         for kind, urls in value.items():
+            if kind not in http_kinds:
+                raise ValueError(f"{kind}: not a kind ValidateKey checks; one of {http_kinds}")
             for i, url in enumerate(urls):
                 try:
                     parse_base_url(url)

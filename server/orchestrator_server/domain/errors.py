@@ -88,12 +88,16 @@ class FieldViolation:
 
 
 class GatewayError(Exception):
-    """Base of the errors the API layer turns into gRPC statuses."""
+    """Base of the errors the API layer turns into gRPC statuses. `partial`: a stream had
+    sent text before this ended it, so what the caller holds is incomplete."""
 
-    def __init__(self, message: str, attempts: tuple[Attempt, ...] = ()) -> None:
+    def __init__(
+        self, message: str, attempts: tuple[Attempt, ...] = (), *, partial: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.attempts = attempts
+        self.partial = partial
 
 
 class InvalidRequest(GatewayError):
@@ -114,20 +118,36 @@ class UnsupportedFeature(InvalidRequest):
 
 class NotFound(GatewayError):
     """An unknown provider, model, alias or collection named by the caller. `listing` says
-    what exists instead; it is dropped (`unlisted`) for a key that may not see all of it."""
+    what exists instead; it is dropped (`unlisted`) for a key that may not see all of it.
+    `hint` says where the caller can look it up, to every caller; `attempts` are the calls
+    that found out (every provider asked said it does not know the model)."""
 
     def __init__(
-        self, message: str, *, field: str, resource_type: str, name: str, listing: str = ""
+        self,
+        message: str,
+        *,
+        field: str,
+        resource_type: str,
+        name: str,
+        listing: str = "",
+        hint: str = "",
+        attempts: tuple[Attempt, ...] = (),
     ) -> None:
-        super().__init__(f"{message}; {listing}" if listing else message)
+        super().__init__("; ".join(p for p in (message, listing, hint) if p), attempts)
         self.field = field
         self.resource_type = resource_type
         self.name = name
         self._unlisted = message
+        self._hint = hint
 
     def unlisted(self) -> NotFound:
         return NotFound(
-            self._unlisted, field=self.field, resource_type=self.resource_type, name=self.name
+            self._unlisted,
+            field=self.field,
+            resource_type=self.resource_type,
+            name=self.name,
+            hint=self._hint,
+            attempts=self.attempts,
         )
 
 
@@ -152,9 +172,18 @@ class AllRateLimited(AllProvidersFailed):
 class StreamInterrupted(GatewayError):
     """A stream failed after text had been sent; the caller holds partial output."""
 
+    def __init__(self, message: str, attempts: tuple[Attempt, ...] = ()) -> None:
+        super().__init__(message, attempts, partial=True)
+
 
 class DeadlineExceeded(GatewayError):
-    """The caller's deadline (or the server's request time limit) ran out."""
+    """The caller's deadline (or the server's request time limit) ran out; `partial` when a
+    stream had sent text by then."""
+
+
+class ServerShuttingDown(GatewayError):
+    """The server's shutdown grace ran out before the call ended; `partial` when a stream
+    had sent text by then."""
 
 
 class GatewayRateLimited(GatewayError):

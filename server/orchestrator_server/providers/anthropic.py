@@ -149,7 +149,6 @@ class AnthropicProvider(HttpAdapter):
                     yield chunk
                 if state.done:
                     return
-            raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended before message_stop")
 
     async def check_health(self) -> None:
         await self.call("GET", self._models_url, headers=self._headers, timeout=10.0)
@@ -228,9 +227,9 @@ class StreamState:
                 self._finish = finish_reason(delta["stop_reason"])
             self._take_usage(data.get("usage"))
             return None
-        if name == "message_stop":
+        if name == "message_stop":  # the end marker; a stream cut before it is broken
             self.done = True
-            finish = self._finish
+            finish = self._finish or FinishReason.UNSPECIFIED
             if self._calls and finish is FinishReason.STOP:  # the calls decide
                 finish = FinishReason.TOOL_CALL
             return StreamChunk(finish_reason=finish, usage=self.usage)

@@ -9,8 +9,9 @@ Decisions where the API leaves a choice:
   the same verdict, and steering around a safety filter to another provider is a policy
   choice the gateway should not make silently.
 - Thinking tokens (`thoughtsTokenCount`) count as completion tokens: they are billed as output.
-- A stream has no sentinel; the end of the body ends it. A 200 body without a single frame
-  is malformed rather than an empty answer.
+- A stream has no sentinel: its end marker is the frame whose candidate has a
+  `finishReason` (or a blocked prompt's `blockReason`). A body that ends before one, even
+  politely, was cut (the router's rule for every adapter).
 - Function calls arrive whole (in a reply, or in one stream frame each) with finishReason
   STOP; the calls themselves make the finish TOOL_CALL. Gemini has no switch for one call at
   a time, so with parallel_tool_calls false only the first is passed on.
@@ -165,7 +166,6 @@ class GeminiProvider(HttpAdapter):
             timeout=timeout,
         ) as response:
             body = SseLines(response.content)
-            frames = 0
             calls = self._numbering(request)
             async for event in read_sse(body):
                 data = sse_json(event)
@@ -173,17 +173,12 @@ class GeminiProvider(HttpAdapter):
                     continue
                 if "error" in data:
                     raise self.error(None, {}, data)
-                frames += 1
                 chunk = parse_chunk(data, calls, self.signatures)
                 if calls.count and chunk.finish_reason is FinishReason.STOP:
                     chunk = replace(chunk, finish_reason=FinishReason.TOOL_CALL)
                 yield chunk
             if body.stray:
                 raise self.stray_error(bytes(body.stray))
-            if not frames:
-                raise ProviderError(
-                    ErrorKind.MALFORMED_RESPONSE, "upstream ended the stream without a frame"
-                )
 
     async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
         """`:batchEmbedContents`; no usage is reported, so it is estimated. A shortened

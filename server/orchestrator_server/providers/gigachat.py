@@ -330,11 +330,14 @@ async def _chunks(
         raise ProviderError(
             ErrorKind.MALFORMED_RESPONSE, "upstream answered the stream with a non-SSE body"
         )
+    # The end marker is [DONE] or a finish_reason; a body that ends with neither was cut
+    # (the router's rule for every adapter).
     cutter = StopCutter(stops)
     calls = WholeCalls()
-    finished = False
+    finished = done = False
     async for event in read_sse(response.content):
         if event.data.strip() == "[DONE]":
+            done = True
             break
         data = sse_json(event)
         if not isinstance(data, dict):
@@ -350,11 +353,13 @@ async def _chunks(
             finished = True
             text += cutter.flush()
         yield replace(chunk, text=text)
-    else:
-        if not finished:
-            raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended before [DONE]")
-    if rest := cutter.flush():
-        yield StreamChunk(text=rest)
+    unmarked = done and not finished  # [DONE] without a finish_reason: why is unknown
+    rest = cutter.flush()
+    if rest or unmarked:
+        finish = None
+        if unmarked:
+            finish = FinishReason.TOOL_CALL if calls.count else FinishReason.UNSPECIFIED
+        yield StreamChunk(text=rest, finish_reason=finish)
 
 
 def parse_chunk(data: dict[str, Any], calls: WholeCalls | None = None) -> StreamChunk:

@@ -10,7 +10,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 
-from orchestrator_server.config.providers import MockMode, MockOptions
+from orchestrator_server.config.providers import MockMode, MockOptions, MockProviderConfig
 from orchestrator_server.domain.chat import (
     ChatRequest,
     Completion,
@@ -225,3 +225,10 @@ def _call_chunks(calls: tuple[ToolCall, ...], model: str) -> list[StreamChunk]:
         for piece in (call.arguments[:half], call.arguments[half:]):
             chunks.append(StreamChunk(tool_calls=(ToolCallDelta(index, arguments=piece),)))
     return chunks
+
+
+def from_config(
+    spec: ProviderSpec, config: MockProviderConfig, api_key: str | None
+) -> MockProvider:
+    """The registry's factory for the mock kind (it has no key)."""
+    return MockProvider(spec, config.mock)

@@ -192,9 +192,10 @@ class OllamaProvider(HttpAdapter):
 async def parse_stream(
     body: AsyncIterable[bytes], messages: tuple[ChatMessage, ...], *, single_call: bool = False
 ) -> AsyncIterator[StreamChunk]:
-    """Chunks of an NDJSON chat stream. Only a `"done": true` line ends it cleanly: a body
-    that stops before one is a broken stream, even when the connection closed politely.
-    Tool calls come whole in `done: false` lines, possibly several lines of them."""
+    """Chunks of an NDJSON chat stream. The `"done": true` line is the end marker (its chunk
+    carries the finish reason); a body that stops before one is a broken stream, even when
+    the connection closed politely (the router's rule for every adapter). Tool calls come
+    whole in `done: false` lines, possibly several lines of them."""
     parts: list[str] = []
     calls = 0
     async for line in read_ndjson(body):
@@ -223,7 +224,6 @@ async def parse_stream(
             )
             return
         yield StreamChunk(text=text, model=model, tool_calls=fragments)
-    raise ProviderError(ErrorKind.UNAVAILABLE, "upstream stream ended early (no done line)")
 
 
 def _message(m: ChatMessage) -> dict[str, Any]:

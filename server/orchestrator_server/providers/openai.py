@@ -24,6 +24,7 @@ from orchestrator_server.providers.base import ProviderSpec
 from orchestrator_server.providers.http.adapter import HttpAdapter
 from orchestrator_server.providers.http.embeddings import indexed_data, prompt_usage
 from orchestrator_server.providers.http.errors import (
+    error_body,
     http_error,
     kind_for_status,
     message_of,
@@ -141,9 +142,19 @@ class OpenAIProvider(HttpAdapter):
             params=self._params,
             timeout=timeout,
         ) as response:
+            if response.content_type == "application/json":
+                raise self.not_a_stream(await response.read())
+            # The end marker is [DONE], or a finish_reason (some compatible servers omit
+            # [DONE] after one). A body that ends with neither was cut: the router's rule.
             finished = calling = False
             async for event in read_sse(response.content):
                 if event.data.strip() == "[DONE]":
+                    if not finished:
+                        yield StreamChunk(
+                            finish_reason=FinishReason.TOOL_CALL
+                            if calling
+                            else FinishReason.UNSPECIFIED
+                        )
                     return
                 chunk = sse_json(event)
                 if not isinstance(chunk, dict):
@@ -156,12 +167,6 @@ class OpenAIProvider(HttpAdapter):
                     piece = replace(piece, finish_reason=FinishReason.TOOL_CALL)
                 finished = finished or piece.finish_reason is not None
                 yield piece
-            # Some compatible servers omit [DONE] after a finish_reason; a body that ends
-            # with neither was cut off, or was never an SSE stream at all.
-            if not finished:
-                raise ProviderError(
-                    ErrorKind.MALFORMED_RESPONSE, "upstream stream ended without [DONE]"
-                )
 
     async def embed(self, request: EmbeddingRequest, *, timeout: float) -> Embeddings:
         """`POST /embeddings` (Azure: the model's deployment). Floats are asked for
@@ -203,6 +208,17 @@ class OpenAIProvider(HttpAdapter):
         )
         data = reply.json()
         return ids_of(data.get("data") if isinstance(data, dict) else None)
+
+    @classmethod
+    def not_a_stream(cls, raw: bytes) -> ProviderError:
+        """A 200 JSON document where a stream was asked for: an error object some servers
+        send that way, or a reply from a server that ignored `stream`."""
+        body = error_body(raw)
+        if isinstance(body, dict) and "error" in body:
+            return cls.error(None, {}, body)
+        return ProviderError(
+            ErrorKind.MALFORMED_RESPONSE, "upstream answered the stream with a JSON document"
+        )
 
     @staticmethod
     def error(status: int | None, headers: Mapping[str, str], body: Any) -> ProviderError:

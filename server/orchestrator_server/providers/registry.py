@@ -1,24 +1,24 @@
-"""Builds Provider objects from configuration: one factory per `kind`, keys from the
-environment."""
+"""Builds Provider objects from configuration: the adapter each kind's registry entry names
+(config/providers.py KINDS), keys from the environment."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import ssl
 from typing import cast
 
 from orchestrator_server.config.providers import (
+    BY_NAME,
     HttpProviderBase,
-    MockProviderConfig,
     ProviderBase,
     ProviderConfig,
 )
 from orchestrator_server.domain.redact import register_secret
 from orchestrator_server.providers.base import Provider, ProviderSpec
 from orchestrator_server.providers.capabilities import capabilities_of
-from orchestrator_server.providers.mock import MockProvider
+from orchestrator_server.providers.http.adapter import HttpAdapter
+from orchestrator_server.providers.http.client import HeadersHook
 from orchestrator_server.providers.pricing import resolve_prices
 
 log = logging.getLogger(__name__)
@@ -94,36 +94,29 @@ def skipped_for_missing_key(config: ProviderBase, where: str) -> bool:
     return True
 
 
-# kind -> (module under orchestrator_server.providers, class). Each class is built as
-# Class(spec, config, api_key); modules are imported on use, so a deployment loads only the
-# adapters it configures.
-ADAPTERS: dict[str, tuple[str, str]] = {
-    "openai": ("openai", "OpenAIProvider"),
-    "azure-openai": ("openai", "OpenAIProvider"),
-    "gigachat": ("gigachat", "GigaChatProvider"),
-    "yandexgpt": ("yandexgpt", "YandexGptProvider"),
-    "ollama": ("ollama", "OllamaProvider"),
-    "anthropic": ("anthropic", "AnthropicProvider"),
-    "gemini": ("gemini", "GeminiProvider"),
-}
-
-
-def build_provider(config: ProviderConfig, where: str = "provider") -> Provider:
+def build_provider(
+    config: ProviderConfig,
+    where: str = "provider",
+    *,
+    context_headers: HeadersHook | None = None,
+) -> Provider:
+    """The adapter of the config's kind (its registry entry names it), built as
+    factory(spec, config, key). `context_headers` goes to an HTTP adapter's client."""
     spec = spec_of(config)
-    if isinstance(config, MockProviderConfig):
-        return MockProvider(spec, config.mock)
-    module_name, class_name = ADAPTERS[config.kind]
     try:
-        module = importlib.import_module(f"orchestrator_server.providers.{module_name}")
-    except ModuleNotFoundError:
+        factory = BY_NAME[config.kind].load_adapter()
+    except (ModuleNotFoundError, AttributeError):
         raise ProviderSetupError(f"{where}.kind: no adapter for {config.kind!r}") from None
-    factory = getattr(module, class_name)
+    key = api_key(config, where) if isinstance(config, HttpProviderBase) else None
     try:
-        return cast(Provider, factory(spec, config, api_key(config, where)))
+        provider = cast(Provider, factory(spec, config, key))
     except ssl.SSLError as exc:
         raise ProviderSetupError(
             f"{where}.ca_bundle: not a usable PEM certificate file ({exc.reason})"
         ) from None
+    if isinstance(provider, HttpAdapter):
+        provider.client.context_headers = context_headers
+    return provider
 
 
 def build_providers(configs: list[ProviderConfig]) -> list[Provider]:

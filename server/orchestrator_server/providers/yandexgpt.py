@@ -217,9 +217,7 @@ class YandexGptProvider(HttpAdapter):
                     return
                 if text:
                     yield StreamChunk(text)
-        raise ProviderError(
-            ErrorKind.MALFORMED_RESPONSE, "upstream stream ended before a final status"
-        )
+        # No final status: the stream was cut (the router's rule for every adapter).
 
     async def check_health(self) -> None:
         """Tokenizing one word is free (it is not a completion) and still checks the key,

@@ -13,6 +13,9 @@ from orchestrator_server.auth.keys import KeyTable
 from orchestrator_server.config.models import Config
 from orchestrator_server.config.providers import HttpProviderBase, ProviderConfig
 from orchestrator_server.providers.base import Provider
+from orchestrator_server.providers.http.client import HeadersHook
+from orchestrator_server.providers.http.tls import TlsOptions
+from orchestrator_server.providers.http.tls import prepare as prepare_tls
 from orchestrator_server.providers.registry import build_provider, skipped_for_missing_key
 from orchestrator_server.reload.generation import Generation, close_providers
 from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver
@@ -85,20 +88,24 @@ def first_generation(
     providers: Sequence[Provider] | None = None,
     *,
     observer: AttemptObserver = NO_OBSERVER,
+    context_headers: HeadersHook | None = None,
 ) -> Generation:
     """Generation 1. Raises ProviderSetupError for a provider that cannot be built and
-    KeySetupError for a caller key that cannot be read. Later generations keep its observer."""
+    KeySetupError for a caller key that cannot be read. Later generations keep its observer
+    and the `context_headers` hook their HTTP providers get."""
     keys = key_table(config)
     if providers is not None:
-        return Generation(1, config, router_for(providers, config, observer), {}, keys)
+        router = router_for(providers, config, observer)
+        return Generation(1, config, router, {}, keys, context_headers)
     built: list[Provider] = []
     fingerprints: dict[str, str | None] = {}
     for i, entry in enumerate(config.providers):
         where = f"providers[{i}]"
         if entry.enabled and not skipped_for_missing_key(entry, where):
-            built.append(build_provider(entry, where))
+            built.append(build_provider(entry, where, context_headers=context_headers))
             fingerprints[entry.name] = fingerprint(entry)
-    return Generation(1, config, router_for(built, config, observer), fingerprints, keys)
+    router = router_for(built, config, observer)
+    return Generation(1, config, router, fingerprints, keys, context_headers)
 
 
 async def next_generation(
@@ -110,6 +117,12 @@ async def next_generation(
     keys = key_table(config)
     previous = {p.spec.name: p for p in old.providers}
     changes = Changes(metrics_preserved=preserve_metrics)
+    # TLS contexts the new providers need, built off the loop (the calls in flight go on).
+    await prepare_tls(
+        TlsOptions.of(entry)
+        for entry in config.providers
+        if entry.enabled and isinstance(entry, HttpProviderBase)
+    )
     providers: list[Provider] = []
     built: list[Provider] = []
     fingerprints: dict[str, str | None] = {}
@@ -124,7 +137,7 @@ async def next_generation(
                 providers.append(kept)
                 changes.unchanged.append(entry.name)
                 continue
-            provider = build_provider(entry, f"providers[{i}]")
+            provider = build_provider(entry, f"providers[{i}]", context_headers=old.context_headers)
             built.append(provider)
             providers.append(provider)
             (changes.changed if kept is not None else changes.added).append(entry.name)
@@ -136,7 +149,9 @@ async def next_generation(
     changes.removed = [name for name in previous if name not in names]
     changes.restart_required = restart_required(old.config, config)
     carry_stats(old, router, changes, preserve_metrics=preserve_metrics)
-    return Generation(old.number + 1, config, router, fingerprints, keys), changes, built
+    number = old.number + 1
+    generation = Generation(number, config, router, fingerprints, keys, old.context_headers)
+    return generation, changes, built
 
 
 def carry_stats(
@@ -176,21 +191,40 @@ def carry_stats(
             slot.stats.reset_health()
 
 
-# Sections read once at start: a reload reports their changes rather than applying them.
-# Retrieval collections are loaded once too: swapping a FAISS index under live queries is a
-# separate piece of work (load the new one, then lease it like a generation).
-_STARTUP_SECTIONS = ("server", "logging", "reload", "retrieval")
-_APPLIED_LIVE = frozenset({"reload.preserve_metrics"})  # read at each reload
+# What a reload applies: these settings (a section, or one key of a section) are read anew
+# with each generation. Every other setting is read once at start, and a reload that changes
+# it says so in restart_required rather than ignoring it silently. Retrieval collections are
+# loaded once: swapping a FAISS index under live queries is a separate piece of work (load the
+# new one, then lease it like a generation).
+APPLIED_LIVE = frozenset(
+    {
+        "providers",
+        "router",
+        "aliases",
+        "listing",
+        "validate_key",
+        "reload.preserve_metrics",
+        "auth",  # each generation has its own key table (a rotated key applies at once)
+    }
+)
 
 
 def restart_required(old: Config, new: Config) -> list[str]:
+    """The settings `new` changes that only a restart applies, as `section` or
+    `section.key`."""
+    before, after = old.model_dump(), new.model_dump()
     changed: list[str] = []
-    for section in _STARTUP_SECTIONS:
-        before = getattr(old, section).model_dump()
-        after = getattr(new, section).model_dump()
+    for section in after:
+        if section in APPLIED_LIVE or before.get(section) == after[section]:
+            continue
+        old_section, new_section = before.get(section), after[section]
+        if not isinstance(new_section, dict) or not isinstance(old_section, dict):
+            changed.append(section)
+            continue
         changed += [
             f"{section}.{key}"
-            for key in after
-            if before.get(key) != after[key] and f"{section}.{key}" not in _APPLIED_LIVE
+            for key in dict.fromkeys([*old_section, *new_section])
+            if old_section.get(key) != new_section.get(key)
+            and f"{section}.{key}" not in APPLIED_LIVE
         ]
     return changed

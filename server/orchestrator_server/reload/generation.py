@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from orchestrator_server.auth.keys import KeyTable
 from orchestrator_server.config.models import Config
 from orchestrator_server.providers.base import Provider
+from orchestrator_server.providers.http.client import HeadersHook
 from orchestrator_server.routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 class Generation:
     __slots__ = (
         "config",
+        "context_headers",
         "ended",
         "fingerprints",
         "keys",
@@ -39,8 +42,11 @@ class Generation:
         router: Router,
         fingerprints: Mapping[str, str | None],
         keys: KeyTable | None = None,
+        context_headers: HeadersHook | None = None,
     ) -> None:
         self.number = number
+        # Given to every HTTP provider built for it; the next generation keeps it.
+        self.context_headers = context_headers
         self.config = config
         self.router = router
         self.keys = keys  # the caller keys of `config.auth`; None: no auth
@@ -73,10 +79,24 @@ class Generations:
         generation.leases += 1
         return generation
 
+    @contextmanager
+    def lease(self) -> Iterator[Generation]:
+        """The current generation, leased for the block (a call's whole life)."""
+        generation = self.acquire()
+        try:
+            yield generation
+        finally:
+            self.release(generation)
+
     def release(self, generation: Generation) -> None:
         generation.leases -= 1
         if generation.leases == 0 and generation is not self._current:
             self._end(generation)
+
+    def interrupt(self) -> int:
+        """Cuts every routed call in flight, on any live generation (the shutdown grace ran
+        out); returns how many."""
+        return sum(generation.router.interrupt() for generation in self._live)
 
     def swap(self, new: Generation) -> Generation:
         """Makes `new` current at once; returns the previous one, which ends when drained."""

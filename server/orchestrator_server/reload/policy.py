@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from orchestrator_server.config.models import Config
 from orchestrator_server.config.providers import GigaChatProviderConfig, HttpProviderBase
-from orchestrator_server.validation.urls import BadUrl, parse_base_url
+from orchestrator_server.domain.urls import BadUrl, parse_base_url
 
 FILE_ONLY_SECTIONS = ("auth", "validate_key")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from orchestrator_server.domain.errors import FieldViolation, InvalidRequest, NotFound
 from orchestrator_server.routing.slot import Slot
+from orchestrator_server.routing.trail import unknown_model
 from orchestrator_server.routing.types import HealthClass, RouteOptions
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def _invalid_model(description: str) -> InvalidRequest:
 _LISTED = 20  # names quoted in a NOT_FOUND message; ListModels has them all
 
 
-def _listing(label: str, names: Sequence[str]) -> str:
+def named_listing(label: str, names: Sequence[str]) -> str:
     if not names:
         return f"{label}: none"
     shown = ", ".join(names[:_LISTED])
@@ -83,9 +84,14 @@ class CandidateResolver:
             f"{s.name}/{m}" for s in slots for m in dict.fromkeys((s.spec.model, *s.spec.models))
         ]
         self._model_hint = "; ".join(
-            [_listing("models", served), _listing("aliases", list(self._aliases))]
+            [named_listing("models", served), named_listing("aliases", list(self._aliases))]
         )
-        self._provider_hint = _listing("providers", list(self._slots))
+        self._provider_hint = named_listing("providers", list(self._slots))
+
+    @property
+    def model_listing(self) -> str:
+        """The models and aliases there are, as an unknown-model answer lists them."""
+        return self._model_hint
 
     def _alias_targets(self, alias: str, targets: Sequence[str]) -> tuple[Candidate, ...]:
         found: list[Candidate] = []
@@ -137,12 +143,8 @@ class CandidateResolver:
         served = self._by_model.get(model)
         if served:
             return served
-        raise NotFound(
-            f"no provider serves model or alias {model!r}",
-            field="model",
-            resource_type="model",
-            name=model,
-            listing=self._model_hint,
+        raise unknown_model(
+            f"no provider serves model or alias {model!r}", model, listing=self._model_hint
         )
 
     def _pinned(self, provider: str, model: str) -> Sequence[Candidate]:

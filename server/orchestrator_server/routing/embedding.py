@@ -1,17 +1,19 @@
-"""The Embed path of the router: which providers may embed a batch, and the calls with
-retries and fallback. Fallback only goes to candidates whose vectors are interchangeable
-with the first choice's (the same embedding model; dimensions are the request's), since
-vectors of another model mean nothing next to the ones a caller already stored."""
+"""The Embed path of the router: which providers may embed a batch, and its calls. Fallback
+only goes to candidates whose vectors are interchangeable with the first choice's (the same
+embedding model; dimensions are the request's), since vectors of another model mean nothing
+next to the ones a caller already stored.
+
+An Embed call is an Attempt like a chat call (routing/attempt.py): the same owner settles
+stats, circuit, trail and observers, in the same order, with the same verdicts; the Run
+walks retries and fallback and answers deadlines and shutdown cuts the same way. What
+differs is only the call, the check of the vectors and the price."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-from orchestrator_server.domain.attempts import Attempt
 from orchestrator_server.domain.capabilities import Feature
-from orchestrator_server.domain.chat import Usage
 from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import (
     ErrorKind,
@@ -21,42 +23,17 @@ from orchestrator_server.domain.errors import (
     ProviderError,
 )
 from orchestrator_server.providers.base import Price, ProviderSpec
-from orchestrator_server.routing.candidates import Candidate
+from orchestrator_server.routing.attempt import Attempt
+from orchestrator_server.routing.candidates import Candidate, named_listing
 from orchestrator_server.routing.capabilities import capable
-from orchestrator_server.routing.observer import AttemptRecord
-from orchestrator_server.routing.runtime import (
-    Plan,
-    Runtime,
-    observe_cancel,
-    observe_failure,
-    observe_success,
-    settle_cancel,
-    settle_failure,
-    unexpected_failure,
-)
+from orchestrator_server.routing.run import Run
 from orchestrator_server.routing.slot import Slot
-from orchestrator_server.routing.trail import Trail
-from orchestrator_server.routing.turns import Turn, Turns
-from orchestrator_server.routing.types import RouteOptions
+from orchestrator_server.routing.trail import unknown_model
+from orchestrator_server.routing.turns import Turn
+from orchestrator_server.routing.types import RoutedEmbeddings, RouteOptions
 
 EMBEDDINGS = frozenset({Feature.EMBEDDINGS})
 FREE = Price()
-
-
-@dataclass(frozen=True, slots=True)
-class RoutedEmbeddings:
-    vectors: list[list[float]]
-    provider: str
-    model: str
-    usage: Usage
-    cost: float
-    currency: str
-    attempts: tuple[Attempt, ...]
-    latency: float  # seconds, whole request
-
-    @property
-    def dimensions(self) -> int:
-        return len(self.vectors[0]) if self.vectors else 0
 
 
 def embedding_price(spec: ProviderSpec, model: str) -> Price:
@@ -81,6 +58,7 @@ class EmbeddingResolver:
             for model in dict.fromkeys(models or spec.embedding_models):
                 self._by_model.setdefault(model, []).append(Candidate(slot, model))
         self._aliases = aliases
+        self.listing = named_listing("embedding models", list(self._by_model))
 
     def resolve(self, route: RouteOptions) -> Sequence[Candidate]:
         model = route.model
@@ -98,11 +76,8 @@ class EmbeddingResolver:
         served = self._by_model.get(model)
         if served:
             return served
-        raise NotFound(
-            f"no provider serves embedding model or alias {model!r}",
-            field="model",
-            resource_type="model",
-            name=model,
+        raise unknown_model(
+            f"no provider serves embedding model or alias {model!r}", model, listing=self.listing
         )
 
     def _pinned(self, provider: str, model: str) -> Sequence[Candidate]:
@@ -152,108 +127,66 @@ def embedding_candidates(resolver: EmbeddingResolver, route: RouteOptions) -> Se
     return capable(resolver.resolve(route), EMBEDDINGS)
 
 
-async def embed(
-    runtime: Runtime, plan: Plan, request: EmbeddingRequest, deadline: float
-) -> RoutedEmbeddings:
-    started = runtime.clock()
-    trail = Trail()
-    turns = Turns(runtime, plan, trail, deadline)
-    while (turn := turns.next()) is not None:
-        outcome = await _call(runtime, turn, request, deadline, trail, started)
-        if not isinstance(outcome, ProviderError):
-            return outcome
-        await turns.failed(outcome)
-    raise trail.exhausted()
+async def embed(run: Run[EmbeddingRequest], listing: str) -> RoutedEmbeddings:
+    """Vectors for the Run's batch from the first candidate that answers, with the chat
+    paths' retries and fallback; `listing` names the embedding models there are, for a model
+    no provider knows."""
+    while (turn := run.turns.next()) is not None:
+        attempt = EmbedAttempt(run, turn)
+        answer = await attempt.vectors()
+        if answer is not None:
+            return answer
+        assert attempt.error is not None
+        await run.turns.failed(attempt.error)
+    raise run.trail.exhausted(run.model, listing)
 
 
-async def _call(
-    runtime: Runtime,
-    turn: Turn,
-    request: EmbeddingRequest,
-    deadline: float,
-    trail: Trail,
-    started: float,
-) -> RoutedEmbeddings | ProviderError:
-    """One call to one provider, recorded like a chat attempt (stats, circuit, trail,
-    observers); returns the answer or the error to decide a retry on."""
-    candidate, retry, probe = turn.candidate, turn.retry, turn.probe
-    slot, spec, clock = candidate.slot, candidate.slot.spec, runtime.clock
-    model = candidate.model_name
-    start = clock()
-    left = deadline - start
-    deadline_bound = left < spec.timeout
-    timeout = left if deadline_bound else spec.timeout
-    slot.stats.on_start()
-    record = AttemptRecord(request, spec, model, False, retry)
-    runtime.observer.attempt_started(record)
-    error: ProviderError
-    try:
-        async with asyncio.timeout(timeout):
-            result = await slot.provider.embed(request.with_model(model), timeout=timeout)
-        problem = _shape_problem(result, request)
-        if problem is not None:
-            raise ProviderError(ErrorKind.MALFORMED_RESPONSE, problem)
-    except TimeoutError:
-        error = ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout:.3g} s")
-    except ProviderError as exc:
-        error = exc
-    except asyncio.CancelledError:
-        latency = clock() - start
-        observe_cancel(runtime.observer, record, latency)
-        settle_cancel(slot, trail, model, latency=latency, retry=retry, probe=probe, deadline=False)
-        raise
-    except Exception as exc:
-        error = unexpected_failure(slot.name, exc)
-    else:
-        return _succeeded(runtime, turn, record, result, trail, clock() - start, started)
-    latency = clock() - start
-    observe_failure(runtime.observer, record, error, latency)
-    settle_failure(
-        slot,
-        trail,
-        model,
-        error,
-        latency=latency,
-        retry=retry,
-        probe=probe,
-        deadline_bound=deadline_bound,
-    )
-    return error
+class EmbedAttempt(Attempt[EmbeddingRequest]):
+    """One Embed call to one provider, settled like every other attempt."""
 
+    __slots__ = ("result",)
 
-def _succeeded(
-    runtime: Runtime,
-    turn: Turn,
-    record: AttemptRecord,
-    result: Embeddings,
-    trail: Trail,
-    latency: float,
-    started: float,
-) -> RoutedEmbeddings:
-    slot = turn.candidate.slot
-    price = embedding_price(slot.spec, turn.candidate.model_name)
-    cost = slot.succeeded(probe=turn.probe, latency=latency, usage=result.usage, price=price)
-    trail.succeeded(slot.name, result.model, latency, turn.retry)
-    observe_success(
-        runtime.observer,
-        record,
-        model=result.model,
-        latency=latency,
-        usage=result.usage,
-        cost=cost,
-        currency=price.currency,
-        finish_reason=None,
-    )
-    return RoutedEmbeddings(
-        vectors=result.vectors,
-        provider=slot.name,
-        model=result.model,
-        usage=result.usage,
-        cost=cost,
-        currency=price.currency,
-        attempts=trail.frozen(),
-        latency=runtime.clock() - started,
-    )
+    def __init__(self, run: Run[EmbeddingRequest], turn: Turn) -> None:
+        super().__init__(run, turn)
+        self.result: Embeddings | None = None
+
+    async def vectors(self) -> RoutedEmbeddings | None:
+        """The answer, or None after a failure worth a retry or the next candidate (`error`
+        says which). Raises when the request as a whole must end."""
+        run = self.run
+        request = run.request
+        with self:
+            async with asyncio.timeout(self.timeout):
+                self.result = result = await self.slot.provider.embed(
+                    request.with_model(self.candidate.model_name), timeout=self.timeout
+                )
+            problem = _shape_problem(result, request)
+            if problem is not None:
+                raise ProviderError(ErrorKind.MALFORMED_RESPONSE, problem)
+        if self.error is not None:
+            return None
+        answer = self.result
+        assert answer is not None
+        record = self.record
+        return RoutedEmbeddings(
+            vectors=answer.vectors,
+            provider=self.slot.name,
+            model=answer.model,
+            usage=answer.usage,
+            cost=record.cost,
+            currency=record.currency,
+            attempts=run.trail.frozen(),
+            latency=run.runtime.clock() - run.started,
+        )
+
+    def _ended_cleanly(self) -> ProviderError | None:
+        result = self.result
+        assert result is not None
+        self._settle_success(result.model, result.usage, None)
+        return None
+
+    def _price(self) -> Price:
+        return embedding_price(self.spec, self.candidate.model_name)
 
 
 def _shape_problem(result: Embeddings, request: EmbeddingRequest) -> str | None:

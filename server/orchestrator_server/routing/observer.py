@@ -27,7 +27,9 @@ class AttemptRecord:
     retry: int  # 0 for the first call to this provider within the request
     # Set when the call is over.
     outcome: AttemptOutcome = AttemptOutcome.SUCCESS
-    error_kind: str = ""  # an ErrorKind value; "" on success and on cancellation by the caller
+    # FAILED: an ErrorKind value; CANCELLED: its cause (routing/trail.py); "" on success.
+    # The attempt trail shows the same code.
+    error_kind: str = ""
     response_model: str = ""  # the model the provider says served it ("" when unknown)
     latency: float = 0.0  # seconds spent on this call
     usage: Usage | None = None  # tokens consumed, estimated for a cut or cancelled stream

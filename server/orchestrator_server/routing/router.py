@@ -12,38 +12,27 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from orchestrator_server.config.models import RouterConfig, StrategyName
 from orchestrator_server.domain.chat import ChatRequest
 from orchestrator_server.domain.embeddings import EmbeddingRequest
-from orchestrator_server.domain.errors import ErrorKind, ProviderError
-from orchestrator_server.domain.tools import ResponseFormatType
 from orchestrator_server.providers.base import Provider
+from orchestrator_server.routing.attempt import Attempt
 from orchestrator_server.routing.candidates import Candidate, CandidateResolver
 from orchestrator_server.routing.capabilities import capable
 from orchestrator_server.routing.embedding import (
     EmbeddingResolver,
-    RoutedEmbeddings,
     embed,
     embedding_candidates,
     interchangeable,
 )
-from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver, AttemptRecord
+from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver
 from orchestrator_server.routing.retry import RetryPolicy
-from orchestrator_server.routing.runtime import (
-    Plan,
-    Runtime,
-    observe_cancel,
-    observe_failure,
-    observe_success,
-    settle_cancel,
-    settle_failure,
-    unexpected_failure,
-)
+from orchestrator_server.routing.run import Run
+from orchestrator_server.routing.runtime import Plan, Runtime
 from orchestrator_server.routing.slot import Slot
 from orchestrator_server.routing.strategies import build_strategies
 from orchestrator_server.routing.streaming import stream_events
-from orchestrator_server.routing.trail import Trail
-from orchestrator_server.routing.turns import Turns
 from orchestrator_server.routing.types import (
     ProviderSnapshot,
     RoutedCompletion,
+    RoutedEmbeddings,
     RouteOptions,
     StreamEvent,
 )
@@ -80,6 +69,7 @@ class Router:
             plan=self._plan,
             observer=observer,
             check_structured=config.structured_output.on_invalid == "fallback",
+            model_listing=self._resolver.model_listing,
         )
 
     @property
@@ -114,119 +104,15 @@ class Router:
     async def generate(
         self, request: ChatRequest, route: RouteOptions, *, deadline: float | None = None
     ) -> RoutedCompletion:
-        runtime = self._runtime
-        clock = runtime.clock
-        started = clock()
-        if deadline is None:
-            deadline = started + runtime.request_timeout
-        trail = Trail()
-        turns = Turns(runtime, self._plan(route), trail, deadline)
-        while (turn := turns.next()) is not None:
-            outcome = await self._call(
-                turn.candidate, request, started, deadline, trail, turn.retry, turn.probe
-            )
-            if not isinstance(outcome, ProviderError):
-                return outcome
-            await turns.failed(outcome)
-        raise trail.exhausted()
-
-    async def _call(
-        self,
-        candidate: Candidate,
-        request: ChatRequest,
-        started: float,
-        deadline: float,
-        trail: Trail,
-        retry: int,
-        probe: bool,
-    ) -> RoutedCompletion | ProviderError:
-        """One call to one provider. Records its outcome; returns the answer or the error to
-        decide a retry on; raises when the request as a whole must end."""
-        slot = candidate.slot
-        spec = slot.spec
-        clock = self._runtime.clock
-        start = clock()
-        left = deadline - start
-        deadline_bound = left < spec.timeout
-        timeout = left if deadline_bound else spec.timeout
-        slot.stats.on_start()
-        observer = self._runtime.observer
-        record = AttemptRecord(request, spec, candidate.model_name, False, retry)
-        observer.attempt_started(record)
-        error: ProviderError
-        try:
-            async with asyncio.timeout(timeout):
-                completion = await slot.provider.generate(
-                    request.with_model(candidate.model), timeout=timeout
-                )
-            if request.response_format.type is not ResponseFormatType.TEXT:
-                bad = self._runtime.reply_error(
-                    request, completion.text, completion.finish_reason, bool(completion.tool_calls)
-                )
-                if bad is not None:
-                    raise bad
-        except TimeoutError:
-            # Ours or the adapter's own read timeout: the same verdict.
-            error = ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout:.3g} s")
-        except ProviderError as exc:
-            error = exc
-        except asyncio.CancelledError:
-            latency = clock() - start
-            observe_cancel(observer, record, latency)
-            settle_cancel(
-                slot,
-                trail,
-                candidate.model_name,
-                latency=latency,
-                retry=retry,
-                probe=probe,
-                deadline=False,
-            )
-            raise
-        except Exception as exc:
-            error = unexpected_failure(slot.name, exc)
-        else:
-            latency = clock() - start
-            usage = completion.usage
-            price = spec.price_for(candidate.model_name)
-            cost = slot.succeeded(probe=probe, latency=latency, usage=usage, price=price)
-            currency = price.currency
-            trail.succeeded(slot.name, completion.model, latency, retry)
-            observe_success(
-                observer,
-                record,
-                model=completion.model,
-                latency=latency,
-                usage=usage,
-                cost=cost,
-                currency=currency,
-                finish_reason=completion.finish_reason,
-            )
-            return RoutedCompletion(
-                text=completion.text,
-                finish_reason=completion.finish_reason,
-                provider=slot.name,
-                model=completion.model,
-                usage=usage,
-                cost=cost,
-                currency=currency,
-                attempts=trail.frozen(),
-                latency=clock() - started,
-                tool_calls=completion.tool_calls,
-            )
-        latency = clock() - start
-        observe_failure(observer, record, error, latency)
-        settle_failure(
-            slot,
-            trail,
-            candidate.model_name,
-            error,
-            latency=latency,
-            retry=retry,
-            probe=probe,
-            deadline_bound=deadline_bound,
-        )
-        return error
+        with Run(self._runtime, request, route, deadline) as run:
+            while (turn := run.turns.next()) is not None:
+                attempt = Attempt(run, turn)
+                answer = await attempt.complete()
+                if answer is not None:
+                    return answer
+                assert attempt.error is not None
+                await run.turns.failed(attempt.error)
+            raise run.trail.exhausted(run.model, self._runtime.model_listing)
 
     async def embed(
         self, request: EmbeddingRequest, route: RouteOptions, *, deadline: float | None = None
@@ -235,10 +121,8 @@ class Router:
         candidates serving the same embedding model."""
         plan = self._ordered(embedding_candidates(self._embedding_resolver, route), route)
         plan = Plan(interchangeable(plan.candidates), plan.single)
-        runtime = self._runtime
-        if deadline is None:
-            deadline = runtime.clock() + runtime.request_timeout
-        return await embed(runtime, plan, request, deadline)
+        with Run(self._runtime, request, route, deadline, plan) as run:
+            return await embed(run, self._embedding_resolver.listing)
 
     def targets(self, route: RouteOptions) -> list[tuple[str, str]]:
         """(provider, model) of every candidate `route` may reach, in configured order;
@@ -252,6 +136,11 @@ class Router:
         model, is raised from iteration. Close the iterator (aclosing) when done early: that
         aborts the upstream request at once."""
         return stream_events(self._runtime, request, route, deadline)
+
+    def interrupt(self) -> int:
+        """Cuts every request in flight short (the shutdown grace ran out): each ends with
+        ServerShuttingDown and its trail instead of a bare cancellation. Returns how many."""
+        return self._runtime.interrupt()
 
     def snapshot(self) -> list[ProviderSnapshot]:
         return [slot.snapshot() for slot in self._slots]

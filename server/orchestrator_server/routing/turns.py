@@ -6,11 +6,14 @@ the next one, so both drive this walker."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from orchestrator_server.domain.errors import ProviderError
 from orchestrator_server.routing.candidates import Candidate
-from orchestrator_server.routing.runtime import Plan, Runtime
 from orchestrator_server.routing.trail import Trail
+
+if TYPE_CHECKING:
+    from orchestrator_server.routing.runtime import Plan, Runtime
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,22 @@ class RoutedCompletion:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutedEmbeddings:
+    vectors: list[list[float]]
+    provider: str
+    model: str
+    usage: Usage
+    cost: float
+    currency: str
+    attempts: tuple[Attempt, ...]
+    latency: float  # seconds, whole request
+
+    @property
+    def dimensions(self) -> int:
+        return len(self.vectors[0]) if self.vectors else 0
+
+
+@dataclass(frozen=True, slots=True)
 class StreamStarted:
     provider: str
     model: str

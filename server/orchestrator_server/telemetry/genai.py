@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-# Provider kind -> gen_ai.provider.name (the conventions' well-known values where one exists).
-_PROVIDER_NAMES = {
-    "openai": "openai",
-    "azure-openai": "azure.ai.openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-}
+from orchestrator_server.config.providers import KINDS
+
+# Provider kind -> gen_ai.provider.name, from the registry (config/providers.py KINDS).
+_PROVIDER_NAMES = {kind.name: kind.genai_name for kind in KINDS}
 
 OPERATION = "gen_ai.operation.name"
 PROVIDER_NAME = "gen_ai.provider.name"

@@ -1,5 +1,6 @@
 """The gateway's metrics: an AttemptObserver that counts every provider call, the RPC timings
-the server interceptor reports, and the OpenTelemetry metric points they make at scrape time.
+the error border reports (api/border.py), and the OpenTelemetry metric points they make at
+scrape time.
 
 Series are kept per provider name, so `retain_providers` really removes a provider's series:
 call it with the configured names at start and after every reload.
@@ -46,7 +47,7 @@ OTHER = "other"  # the label value of every model the configuration does not nam
 
 @dataclass(slots=True)
 class RpcTiming:
-    """Time one RPC spent waiting on providers; the interceptor subtracts it from the RPC's
+    """Time one RPC spent waiting on providers; the border subtracts it from the RPC's
     duration to get the gateway's own overhead."""
 
     provider_time: float = 0.0
@@ -140,10 +141,11 @@ class GatewayMetrics:
         model = provider.models.get(requested)
         if model is None:
             model = provider.models[requested] = _Model()
-        if record.outcome is AttemptOutcome.SUCCESS:
-            status, error_type = "success", ""
-        else:
-            status = error_type = record.error_kind or "cancelled"
+        # The router settled the outcome and its code once; the status label is the outcome
+        # for a success or a cancellation (whatever its cause), else the error kind.
+        outcome = record.outcome
+        error_type = record.error_kind
+        status = error_type if outcome is AttemptOutcome.FAILED else outcome.value
         model.requests.add(status)
         model.latency.observe(latency)
         key = (self._label(spec, record.response_model or record.model), error_type)

@@ -1,8 +1,8 @@
 """Builds the telemetry a config asks for, and starts and stops it with the server.
 
-`observer` goes to the Router; `metrics` and `server_spans` to the server interceptor
-(api/telemetry.py). With the defaults (no metrics address, tracing exporter none, no usage
-sinks) the only observer is the attempt logger, and the server needs no interceptor.
+`observer` goes to the Router; `metrics` and `server_spans` to the error border
+(api/border.py). With the defaults (no metrics address, tracing exporter none, no usage
+sinks) the only observer is the attempt logger, and the border reports no RPC timings.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from orchestrator_server import __version__
 from orchestrator_server.config.models import Config
-from orchestrator_server.providers.http.client import set_context_headers
+from orchestrator_server.providers.http.client import HeadersHook
 from orchestrator_server.routing.observer import NO_OBSERVER, AttemptObserver, AttemptRecord
 from orchestrator_server.telemetry.logs import AttemptLogger
 from orchestrator_server.telemetry.metrics import GatewayMetrics, HealthSource
@@ -98,10 +98,13 @@ class Telemetry:
         if self.metrics is not None:
             observers.append(self.metrics)
         self.server_spans: ServerSpans | None = None
+        # For the HTTP clients of providers: the current trace context on their requests.
+        self.context_headers: HeadersHook | None = None
         if self.tracer_provider is not None:
             tracer = tracer_of(self.tracer_provider)
             observers.append(TracingObserver(tracer))
             self.server_spans = ServerSpans(tracer)
+            self.context_headers = trace_headers
         if self.sinks:
             observers.append(UsageObserver(self.sinks))
         observers.append(
@@ -175,8 +178,6 @@ class Telemetry:
                 ) from None
         for sink in self.sinks:
             sink.start()
-        if self.tracer_provider is not None:
-            set_context_headers(trace_headers)
 
     async def stop(self) -> None:
         """Flushes usage events (bounded), closes the endpoint, exports pending spans."""
@@ -186,7 +187,6 @@ class Telemetry:
         if self.endpoint is not None:
             await self.endpoint.stop()
         if self.tracer_provider is not None:
-            set_context_headers(None)
             # A batch exporter may block on a slow collector: not on the event loop.
             await asyncio.to_thread(self.tracer_provider.shutdown)
 

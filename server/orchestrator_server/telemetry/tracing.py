@@ -128,7 +128,7 @@ def _finish_attempt(span: Span, record: AttemptRecord) -> None:
     if record.time_to_first_token is not None:
         span.set_attribute("orchestrator.time_to_first_token", record.time_to_first_token)
     if record.outcome is not AttemptOutcome.SUCCESS:
-        error = record.error_kind or "cancelled"
+        error = record.error_kind
         span.set_attribute(genai.ERROR_TYPE, error)
         span.set_status(Status(StatusCode.ERROR, error))
     span.end()

@@ -38,7 +38,9 @@ class UsageEvent:
     streaming: bool
     success: bool
     outcome: str  # success | failed | cancelled
-    error_type: str  # an error kind ("timeout", "rate_limited", ...); "" on success
+    # failed: the error kind ("timeout", "rate_limited", ...); cancelled: the cause
+    # ("cancelled" by the caller, "deadline_exceeded", "shutdown"); "" on success
+    error_type: str
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -75,7 +77,7 @@ def usage_event(record: AttemptRecord, timestamp: float) -> UsageEvent:
         streaming=record.streaming,
         success=success,
         outcome=record.outcome.value,
-        error_type="" if success else record.error_kind or "cancelled",
+        error_type=record.error_kind,
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
         total_tokens=usage.total_tokens if usage else 0,

@@ -119,3 +119,16 @@ class ListingValidator:
             f"{len(models)} models listed",
             request_id=request_id_of(reply.headers),
         )
+
+
+# The registry's factories (config/providers.py KINDS).
+def openai() -> ListingValidator:
+    return ListingValidator(OPENAI)
+
+
+def anthropic() -> ListingValidator:
+    return ListingValidator(ANTHROPIC)
+
+
+def gemini() -> ListingValidator:
+    return ListingValidator(GEMINI)

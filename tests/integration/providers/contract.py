@@ -300,7 +300,7 @@ YANDEXGPT = ProviderCase[YandexGptEmulator](
     chat_path="/foundationModels/v1/completion",
     health=("POST", "/foundationModels/v1/tokenize"),
     stream_error="Internal error",
-    unterminated=Unterminated({"final_status": "ALTERNATIVE_STATUS_PARTIAL"}, "malformed_response"),
+    unterminated=Unterminated({"final_status": "ALTERNATIVE_STATUS_PARTIAL"}, "unavailable"),
 )
 
 # A local Ollama has no key; this one is behind an authenticating proxy, so that the

@@ -221,6 +221,28 @@ async def test_stream_ending_without_its_final_frame_is_interrupted(
     assert [a.error_code for a in attempts(error)] == [unterminated.error_code]
 
 
+async def test_stream_ending_cleanly_before_its_end_marker_is_interrupted(
+    upstream: Upstream[Any],
+) -> None:
+    # Two frames of text, then the body simply ends: no [DONE], finish_reason, done line,
+    # final status or message_stop. One rule for every adapter: the stream was cut.
+    cut_after = upstream.case.frames_before_text + 2
+    upstream.emulator.set(mode="truncate", cut_after=cut_after, text="alpha beta gamma")
+    texts, error = await interrupted_stream(upstream)
+    assert texts == ["alpha", " beta"]
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_reason(error) == "STREAM_INTERRUPTED"
+    assert [a.error_code for a in attempts(error)] == ["unavailable"]
+
+
+async def test_stream_ending_cleanly_before_any_text_falls_back(upstream: Upstream[Any]) -> None:
+    upstream.emulator.set(mode="truncate", cut_after=upstream.case.frames_before_text)
+    async with running(with_backup(upstream)) as server:
+        events = await stream_all(server)
+    assert events[0].start.provider == "backup"
+    assert [a.error_code for a in events[-1].end.attempts] == ["unavailable", ""]
+
+
 async def test_in_stream_error_before_text_falls_back(upstream: Upstream[Any]) -> None:
     upstream.emulator.set(mode="stream_error", cut_after=upstream.case.error_before_text_at)
     async with running(with_backup(upstream)) as server:

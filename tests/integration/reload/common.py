@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -54,6 +56,18 @@ async def apply(
         admin_pb2.ApplyConfigRequest(
             config_yaml=yaml.safe_dump(data), preserve_metrics=preserve_metrics
         )
+    )
+    return reply.result
+
+
+async def reload_file(
+    server: Running, path: Path, data: dict[str, Any], *, preserve_metrics: bool = True
+) -> admin_pb2.ReloadResult:
+    """Writes `data` as the server's configuration file and reloads it (ReloadConfig): the
+    way to change what only the file may change (validate_key, telemetry.usage, auth)."""
+    await asyncio.to_thread(path.write_text, yaml.safe_dump(data))
+    reply = await admin(server).ReloadConfig(
+        admin_pb2.ReloadConfigRequest(preserve_metrics=preserve_metrics)
     )
     return reply.result
 

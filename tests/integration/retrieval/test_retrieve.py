@@ -173,6 +173,10 @@ async def test_score_threshold_drops_weaker_passages(server: Running) -> None:
         ({"filter": {"year": {"$gt": True}}}, "filter.year.$gt"),
         ({"filter": {"$or": []}}, "filter.$or"),
         ({"filter": {"$and": [{"lang": {"$bad": 1}}]}}, "filter.$and[0].lang.$bad"),
+        # JSON has no NaN or Infinity: such a value is the caller's, not a server fault.
+        ({"filter": {"year": float("nan")}}, "filter.year"),
+        ({"filter": {"year": {"$gt": float("inf")}}}, "filter.year.$gt"),
+        ({"filter": {"year": {"$in": [2020, float("-inf")]}}}, "filter.year.$in[1]"),
     ],
 )
 async def test_invalid_requests_name_the_field(

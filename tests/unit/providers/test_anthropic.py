@@ -201,7 +201,8 @@ def test_a_stream_without_usage_leaves_it_to_the_router() -> None:
     state.feed("message_start", {"message": {"model": "m"}})
     final = state.feed("message_stop", {})
     assert final is not None
-    assert (final.usage, final.finish_reason) == (None, None)
+    # message_stop is the end marker: it carries a finish reason, even one it cannot name.
+    assert (final.usage, final.finish_reason) == (None, FinishReason.UNSPECIFIED)
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.http.client import transport_error
@@ -130,14 +132,36 @@ def test_http_error_redacts_keys() -> None:
     assert error.http_status == 401
 
 
+_KEY = ConnectionKey("api.example", 443, True, True, None, None, None)
+_CONNECT = (_KEY, OSError(111, "refused"))
+
+
 @pytest.mark.parametrize(
-    ("exc", "kind"),
+    ("exc", "kind", "says"),
     [
-        (TimeoutError(), ErrorKind.TIMEOUT),
-        (aiohttp.ServerDisconnectedError(), ErrorKind.UNAVAILABLE),
-        (aiohttp.ClientPayloadError("cut"), ErrorKind.UNAVAILABLE),
-        (aiohttp.ClientError("other"), ErrorKind.UNAVAILABLE),
+        (TimeoutError(), ErrorKind.TIMEOUT, "did not answer in time"),
+        (aiohttp.ServerTimeoutError(), ErrorKind.TIMEOUT, "did not answer in time"),
+        (aiohttp.ConnectionTimeoutError(), ErrorKind.TIMEOUT, "connect timed out"),
+        (
+            aiohttp.ClientConnectorCertificateError(_KEY, ssl.SSLCertVerificationError()),
+            ErrorKind.UNAVAILABLE,
+            "TLS verification",
+        ),
+        (aiohttp.ClientConnectorSSLError(*_CONNECT), ErrorKind.UNAVAILABLE, "TLS verification"),
+        (aiohttp.ClientConnectorError(*_CONNECT), ErrorKind.UNAVAILABLE, "connection refused"),
+        (
+            aiohttp.ClientConnectorDNSError(_KEY, OSError(-2, "Name or service not known")),
+            ErrorKind.UNAVAILABLE,
+            "its host name does not resolve",
+        ),
+        (aiohttp.ServerDisconnectedError(), ErrorKind.UNAVAILABLE, "closed the connection"),
+        (aiohttp.ClientPayloadError("cut"), ErrorKind.UNAVAILABLE, "closed the connection"),
+        (aiohttp.ClientError("other"), ErrorKind.UNAVAILABLE, "transport error (ClientError)"),
     ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
 )
-def test_transport_errors(exc: BaseException, kind: ErrorKind) -> None:
-    assert transport_error(exc).kind is kind
+def test_transport_error_table(exc: BaseException, kind: ErrorKind, says: str) -> None:
+    error = transport_error(exc)
+    assert error.kind is kind
+    assert says in error.message
+    assert "api.example" not in error.message  # never the URL

@@ -93,7 +93,8 @@ def test_an_unknown_model_names_what_exists(resolver: CandidateResolver) -> None
     assert str(caught.value) == (
         "no provider serves model or alias 'nope'; "
         "models: a/a-small, a/a-large, a/shared, b/shared, c/org/model-x; "
-        "aliases: fast, ghost, mixed"
+        "aliases: fast, ghost, mixed; "
+        "ListModels (`orchestrator models`) lists the models each provider serves"
     )
     with pytest.raises(NotFound) as caught:
         resolved(resolver, provider="nope")

@@ -17,6 +17,7 @@ from orchestrator_server.domain.errors import (
     NotFound,
     ProviderError,
     ProviderRejectedRequest,
+    ServerShuttingDown,
 )
 from orchestrator_server.providers.base import Price
 from orchestrator_server.routing.types import CircuitState, HealthClass, RouteOptions
@@ -39,7 +40,10 @@ def down(
 
 
 def trail(error: BaseException) -> list[tuple[str, AttemptOutcome, str]]:
-    assert isinstance(error, AllProvidersFailed | DeadlineExceeded | ProviderRejectedRequest)
+    assert isinstance(
+        error,
+        AllProvidersFailed | DeadlineExceeded | ProviderRejectedRequest | ServerShuttingDown,
+    )
     return [(a.provider, a.outcome, a.error_code) for a in error.attempts]
 
 
@@ -269,7 +273,7 @@ async def test_deadline_shorter_than_the_provider_timeout_cancels_without_blame(
     r = router(a, b, clock=clock)
     with pytest.raises(DeadlineExceeded) as caught:
         await r.generate(REQUEST, ANY, deadline=clock.now + 0.01)
-    assert trail(caught.value) == [("a", CANCELLED, "timeout")]
+    assert trail(caught.value) == [("a", CANCELLED, "deadline_exceeded")]
     assert b.calls == 0
     snap = r.snapshot()[0]
     assert (snap.requests_total, snap.requests_failed, snap.consecutive_failures) == (1, 0, 0)
@@ -461,3 +465,19 @@ async def test_snapshot_order_properties_and_aclose() -> None:
     assert list(r.providers) == providers
     await r.aclose()
     assert all(p.closed for p in providers)
+
+
+async def test_a_cut_call_ends_with_its_trail_and_blames_no_provider() -> None:
+    a = ScriptedProvider("a", HANG)
+    r = router(a, ScriptedProvider("b"))
+    call = asyncio.create_task(r.generate(REQUEST, ANY))
+    await a.hanging.wait()
+    assert r.interrupt() == 1
+    with pytest.raises(ServerShuttingDown) as caught:
+        await call
+    assert trail(caught.value) == [("a", CANCELLED, "shutdown")]
+    assert not caught.value.partial
+    assert call.cancelling() == 0  # the task goes on to answer, uncancelled
+    snap = r.snapshot()[0]
+    assert (snap.requests_total, snap.requests_failed, snap.in_flight) == (1, 0, 0)
+    assert r.interrupt() == 0  # nothing in flight any more

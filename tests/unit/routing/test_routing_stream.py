@@ -18,6 +18,7 @@ from orchestrator_server.domain.errors import (
     NotFound,
     ProviderError,
     ProviderRejectedRequest,
+    ServerShuttingDown,
     StreamInterrupted,
 )
 from orchestrator_server.providers.base import Price
@@ -141,6 +142,31 @@ async def test_chunk_timeout_after_the_first_text_interrupts() -> None:
     assert a.streams_closed == 1
 
 
+async def test_a_slow_consumer_is_not_a_provider_timeout() -> None:
+    # The chunk timer bounds only the waits on the provider: a consumer that holds an event
+    # past the chunk timeout (gRPC flow control) does not time the provider out.
+    a = ScriptedProvider("a", timeout=0.01)
+    events: list[StreamEvent] = []
+    async with contextlib.aclosing(router(a).stream(REQUEST, ANY)) as stream:
+        async for event in stream:
+            events.append(event)
+            if isinstance(event, StreamText):
+                held = asyncio.Event()
+                asyncio.get_running_loop().call_later(0.05, held.set)
+                await held.wait()
+    assert text(events) == "Hello world"
+    assert finished(events).attempts[0].outcome is SUCCESS
+
+
+async def test_the_chunk_timer_leaves_the_task_uncancelled() -> None:
+    a = ScriptedProvider("a", timeout=0.01)
+    a.stream_scripts.append([StreamChunk("hi"), HANG])
+    await collect_until_error(router(a, ScriptedProvider("b")))
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+
+
 async def test_first_token_timeout_falls_back() -> None:
     a = ScriptedProvider("a", timeout=30.0, first_token_timeout=0.01)
     a.stream_scripts.append([StreamChunk(""), HANG])
@@ -162,7 +188,10 @@ async def test_deadline_mid_stream_is_a_deadline_not_a_provider_failure() -> Non
         async for event in r.stream(REQUEST, ANY, deadline=clock.now + 0.01):
             events.append(event)
     assert text(events) == "hi"
-    assert [(x.outcome, x.error_code) for x in caught.value.attempts] == [(CANCELLED, "timeout")]
+    assert [(x.outcome, x.error_code) for x in caught.value.attempts] == [
+        (CANCELLED, "deadline_exceeded")
+    ]
+    assert caught.value.partial  # "hi" was sent: the caller holds part of an answer
     assert r.snapshot()[0].requests_failed == 0
 
 
@@ -206,6 +235,27 @@ async def test_cancelling_the_consumer_aborts_the_upstream_and_records_no_blame(
     snap = r.snapshot()[0]
     assert (snap.requests_total, snap.requests_failed, snap.in_flight) == (1, 0, 0)
     assert snap.consecutive_failures == 0
+
+
+async def test_a_stream_that_ends_without_saying_why_it_finished_is_broken() -> None:
+    # Adapters render their provider's end marker as finish_reason; a stream that just stops
+    # before one was cut upstream, whichever adapter it came through.
+    a = ScriptedProvider("a")
+    a.stream_scripts.append([StreamChunk("half an"), StreamChunk(" answer")])
+    events, error = await collect_until_error(router(a, ScriptedProvider("b")))
+    assert isinstance(error, StreamInterrupted)
+    assert text(events) == "half an answer"
+    assert [(x.outcome, x.error_code) for x in error.attempts] == [(FAILED, "unavailable")]
+
+
+async def test_a_stream_that_ends_before_text_and_its_end_falls_back() -> None:
+    a = ScriptedProvider("a")
+    a.stream_scripts.append([StreamChunk("", model="a-model")])
+    events = await collect(router(a, ScriptedProvider("b")))
+    assert [(x.provider, x.error_code) for x in finished(events).attempts] == [
+        ("a", "unavailable"),
+        ("b", ""),
+    ]
 
 
 async def test_missing_usage_is_estimated() -> None:
@@ -259,3 +309,27 @@ async def test_unknown_model_is_raised_from_iteration() -> None:
     stream = router(ScriptedProvider("a")).stream(REQUEST, RouteOptions(model="nope"))
     with pytest.raises(NotFound):
         await anext(stream)
+
+
+async def test_a_cut_while_the_consumer_holds_an_event_ends_with_the_trail() -> None:
+    # The shutdown cut cancels the request's task; when that lands outside the router (the
+    # consumer writing an event), closing the stream gives the router's answer instead.
+    a = ScriptedProvider("a")
+    a.stream_scripts.append([StreamChunk("hi"), HANG])
+    r = router(a)
+    events = r.stream(REQUEST, ANY)
+    assert isinstance(await anext(events), StreamStarted)
+    assert isinstance(await anext(events), StreamText)
+    assert r.interrupt() == 1
+    with pytest.raises(ServerShuttingDown) as caught:
+        try:
+            await asyncio.sleep(0)  # the consumer's write, where the cancellation lands
+        except asyncio.CancelledError:
+            await events.aclose()
+    task = asyncio.current_task()
+    assert task is not None
+    task.uncancel()  # as the border does, to send the answer
+    assert caught.value.partial
+    assert [(x.outcome, x.error_code) for x in caught.value.attempts] == [(CANCELLED, "shutdown")]
+    assert a.streams_closed == 1
+    assert r.snapshot()[0].in_flight == 0

@@ -6,11 +6,11 @@ import pytest
 
 from orchestrator_server.config.validate_key import ValidateKeyConfig
 from orchestrator_server.domain.errors import FieldViolation
+from orchestrator_server.domain.urls import BadUrl, parse_base_url
 from orchestrator_server.validation.allowlist import OFFICIAL, AllowList, NotAllowed
 from orchestrator_server.validation.ratelimit import TokenBucket
 from orchestrator_server.validation.request import violations
 from orchestrator_server.validation.types import Credential, KeyCheck
-from orchestrator_server.validation.urls import BadUrl, parse_base_url
 from tests.helpers import http_provider, make_config, mock_provider
 
 
@@ -87,8 +87,8 @@ def test_allow_list_order_configured_then_extra_then_official() -> None:
         "https://auth.corp/oauth",
         OFFICIAL["gigachat"],
     ]
-    assert allow.resolve("openai", "").url == "https://proxy.corp/v1"  # the default
-    assert allow.resolve("anthropic", "").url == OFFICIAL["anthropic"]
+    assert str(allow.resolve("openai", "")[1]) == "https://proxy.corp/v1"  # the default
+    assert str(allow.resolve("anthropic", "")[1]) == OFFICIAL["anthropic"]
     with pytest.raises(NotAllowed):
         allow.resolve("openai", "https://evil.example/v1")
 

@@ -13,8 +13,9 @@ from orchestrator_server.config.providers import HttpProviderBase
 from orchestrator_server.domain.embeddings import EmbeddingRequest, Embeddings
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import ProviderSpec
-from orchestrator_server.providers.http.client import HttpClient, HttpReply, TlsOptions
+from orchestrator_server.providers.http.client import HttpClient, HttpReply
 from orchestrator_server.providers.http.errors import error_body
+from orchestrator_server.providers.http.tls import TlsOptions
 
 
 class HttpAdapter:
@@ -25,7 +26,7 @@ class HttpAdapter:
         self.base_url = (config.base_url or default_base_url).rstrip("/")
         self.client = HttpClient(
             spec.name,
-            tls=TlsOptions(verify=config.verify_ssl, ca_bundle=config.ca_bundle),
+            tls=TlsOptions.of(config),
             max_connections=config.max_connections,
             headers=config.headers,
             max_reply_bytes=config.max_reply_bytes,

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
+from orchestrator_server.providers.http.tls import DEFAULT_TLS, TlsOptions, ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -37,32 +36,9 @@ DEFAULT_MAX_REPLY_BYTES = 8 << 20
 _READ_CHUNK = 64 << 10
 
 
-# Headers to add to every outgoing request, from the caller's context: telemetry sets it to
-# put the current trace context (`traceparent`) on provider requests while tracing is on.
-# None, the default, costs nothing per request.
+# Headers to add to a client's every request, from the caller's context (telemetry's puts
+# the current trace context, `traceparent`, on provider requests while tracing is on).
 HeadersHook = Callable[[], Mapping[str, str] | None]
-_context_headers: HeadersHook | None = None
-
-
-def set_context_headers(hook: HeadersHook | None) -> None:
-    global _context_headers
-    _context_headers = hook
-
-
-def _with_context_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    hook = _context_headers
-    if hook is None:
-        return headers
-    extra = hook()
-    if not extra:
-        return headers
-    return {**headers, **extra} if headers else extra
-
-
-@dataclass(frozen=True, slots=True)
-class TlsOptions:
-    verify: bool = True
-    ca_bundle: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,32 +65,22 @@ def _json_utf8(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def ssl_context(tls: TlsOptions, provider: str) -> ssl.SSLContext | bool:
-    if not tls.verify:
-        log.warning(
-            "provider %s: TLS certificate verification is OFF (verify_ssl: false); "
-            "anyone on the network path can read its traffic and keys",
-            provider,
-        )
-        return False
-    context = ssl.create_default_context()
-    if tls.ca_bundle is not None:
-        context.load_verify_locations(cafile=str(tls.ca_bundle))
-    return context
-
-
 class HttpClient:
-    """A provider's connection pool. Created lazily inside the running loop; closed once."""
+    """A provider's connection pool. Created lazily inside the running loop; closed once.
+    `context_headers`, injected by whoever builds the client, adds headers from the caller's
+    context to each request; None, the default, costs nothing per request."""
 
     def __init__(
         self,
         provider: str,
         *,
-        tls: TlsOptions = TlsOptions(),
+        tls: TlsOptions = DEFAULT_TLS,
         max_connections: int = 100,
         headers: Mapping[str, str] | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        context_headers: HeadersHook | None = None,
     ) -> None:
+        self.context_headers = context_headers
         self._provider = provider
         self.max_reply_bytes = max_reply_bytes
         self._ssl = ssl_context(tls, provider)
@@ -156,7 +122,7 @@ class HttpClient:
                 url,
                 json=json_body,
                 data=data,
-                headers=_with_context_headers(headers),
+                headers=self._with_context_headers(headers),
                 params=params,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
@@ -203,7 +169,7 @@ class HttpClient:
                 method,
                 url,
                 json=json_body,
-                headers=_with_context_headers(headers),
+                headers=self._with_context_headers(headers),
                 params=params,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
@@ -221,6 +187,15 @@ class HttpClient:
         else:
             response.release()
 
+    def _with_context_headers(self, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        hook = self.context_headers
+        if hook is None:
+            return headers
+        extra = hook()
+        if not extra:
+            return headers
+        return {**headers, **extra} if headers else extra
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -234,34 +209,52 @@ def reply_too_large(limit: int) -> ProviderError:
     )
 
 
-def _why(exc: aiohttp.ClientConnectorError) -> str:
-    """The connect failure's kind in words (the OS error, not the address)."""
-    cause = exc.os_error
+def _refused(exc: BaseException) -> str:
+    """A connect failure's kind in words (the OS error, not the address)."""
+    cause = getattr(exc, "os_error", None)
     if isinstance(cause, ConnectionRefusedError):
-        return "connection refused (nothing listens there?)"
-    if isinstance(cause, TimeoutError):
-        return "connect timed out"
-    reason = getattr(cause, "strerror", None) or type(cause).__name__
-    return str(reason).lower()
+        why = "connection refused (nothing listens there?)"
+    elif isinstance(cause, TimeoutError):
+        why = "connect timed out"
+    else:
+        why = str(getattr(cause, "strerror", None) or type(cause).__name__).lower()
+    return f"cannot connect to the upstream: {why}"
+
+
+_TLS_FAILED = "TLS verification of the upstream failed (see ca_bundle)"
+_CUT = "upstream closed the connection mid-reply"
+
+# The error table for failures below HTTP, looked up along the exception's MRO (the most
+# specific class wins: a certificate error is a connector error too). A row's message is
+# text, or made from the exception; either names what happened, never the URL (it may carry
+# a key in its query).
+TRANSPORT_ERRORS: Mapping[
+    type[BaseException], tuple[ErrorKind, str | Callable[[BaseException], str]]
+] = {
+    aiohttp.ConnectionTimeoutError: (
+        ErrorKind.TIMEOUT,
+        "cannot connect to the upstream: connect timed out",
+    ),
+    TimeoutError: (ErrorKind.TIMEOUT, "upstream did not answer in time"),
+    aiohttp.ServerTimeoutError: (ErrorKind.TIMEOUT, "upstream did not answer in time"),
+    aiohttp.ClientConnectorCertificateError: (ErrorKind.UNAVAILABLE, _TLS_FAILED),
+    aiohttp.ClientSSLError: (ErrorKind.UNAVAILABLE, _TLS_FAILED),
+    aiohttp.ClientConnectorDNSError: (
+        ErrorKind.UNAVAILABLE,
+        "cannot connect to the upstream: its host name does not resolve",
+    ),
+    aiohttp.ClientConnectorError: (ErrorKind.UNAVAILABLE, _refused),
+    aiohttp.ServerDisconnectedError: (ErrorKind.UNAVAILABLE, _CUT),
+    aiohttp.ClientPayloadError: (ErrorKind.UNAVAILABLE, _CUT),
+}
 
 
 def transport_error(exc: BaseException) -> ProviderError:
-    """The error table for failures below HTTP. Messages name the class, never the URL
-    (it may carry a key in its query)."""
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return ProviderError(ErrorKind.TIMEOUT, "cannot connect to the upstream: connect timed out")
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return ProviderError(ErrorKind.TIMEOUT, "upstream did not answer in time")
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return ProviderError(
-            ErrorKind.UNAVAILABLE, "TLS verification of the upstream failed (see ca_bundle)"
-        )
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return ProviderError(
-            ErrorKind.UNAVAILABLE, "cannot connect to the upstream: its host name does not resolve"
-        )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return ProviderError(ErrorKind.UNAVAILABLE, f"cannot connect to the upstream: {_why(exc)}")
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return ProviderError(ErrorKind.UNAVAILABLE, "upstream closed the connection mid-reply")
+    """The ProviderError for a failure below HTTP, from TRANSPORT_ERRORS; any other
+    transport failure is UNAVAILABLE, named by its class."""
+    for cls in type(exc).__mro__:
+        row = TRANSPORT_ERRORS.get(cls)
+        if row is not None:
+            kind, message = row
+            return ProviderError(kind, message if isinstance(message, str) else message(exc))
     return ProviderError(ErrorKind.UNAVAILABLE, f"upstream transport error ({type(exc).__name__})")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from orchestrator_server.config.providers import ProviderConfig
+from orchestrator_server.config.providers import KINDS, ProviderConfig
 from orchestrator_server.config.retrieval import ProviderEmbedderConfig
 from orchestrator_server.domain.embeddings import EmbeddingRequest, InputType
 from orchestrator_server.domain.errors import ErrorKind, ProviderError
 from orchestrator_server.providers.base import Provider
-from orchestrator_server.providers.capabilities import KIND_CAPABILITIES, capabilities_of
+from orchestrator_server.providers.capabilities import capabilities_of
 from orchestrator_server.providers.registry import ProviderSetupError, build_provider
 from orchestrator_server.retrieval.embedders.base import (
     EmbedderInfo,
@@ -26,7 +26,7 @@ from orchestrator_server.retrieval.embedders.base import (
     unit_rows,
 )
 
-EMBEDDING_KINDS = tuple(kind for kind, caps in KIND_CAPABILITIES.items() if caps.embeddings)
+EMBEDDING_KINDS = tuple(kind.name for kind in KINDS if kind.capabilities.embeddings)
 _INPUT_TYPES = {Purpose.DOCUMENT: InputType.DOCUMENT, Purpose.QUERY: InputType.QUERY}
 
 
