@@ -27,6 +27,7 @@ from orchestrator_server.auth.failures import AuthFailures
 from orchestrator_server.auth.keys import KeySetupError
 from orchestrator_server.config.models import Config
 from orchestrator_server.domain.embeddings import EmbeddingRequest
+from orchestrator_server.gateway import Gateway
 from orchestrator_server.pidfile import PidFileError, remove_pid_file, write_pid_file
 from orchestrator_server.providers.base import Provider
 from orchestrator_server.providers.catalog import ModelCatalog
@@ -112,6 +113,10 @@ class App:
         self.reloader.hooks.append(self._reconfigure_key_validation)
         self.auth_failures = AuthFailures()
         self.telemetry.set_auth_source(self.auth_failures.counts)
+        # The call layer every door goes through (the gRPC servicer, the HTTP API).
+        self.gateway = Gateway(
+            self.generations, catalog=self.catalog, auth_failures=self.auth_failures
+        )
         if self.tls is not None:
             tls = self.tls
             self.reloader.hooks.append(lambda _: tls.reload())
@@ -214,12 +219,10 @@ class App:
         guarded = ErrorBorder(telemetry.metrics, telemetry.server_spans, auth).guard(server)
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(  # type: ignore[no-untyped-call]
             OrchestratorServicer(
-                self.generations,
+                self.gateway,
                 limits,
-                self.catalog,
                 key_validation=self.key_validation,
                 collections=self.collections,
-                auth_failures=self.auth_failures,
             ),
             guarded,
         )

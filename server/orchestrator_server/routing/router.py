@@ -129,6 +129,10 @@ class Router:
         raises as routing would (NotFound, InvalidRequest). For authorization."""
         return [(c.name, c.model_name) for c in self._resolver.resolve(route)]
 
+    def embedding_targets(self, route: RouteOptions) -> list[tuple[str, str]]:
+        """As `targets`, for an Embed request: the embedding models `route` may reach."""
+        return [(c.name, c.model_name) for c in self._embedding_resolver.resolve(route)]
+
     def stream(
         self, request: ChatRequest, route: RouteOptions, *, deadline: float | None = None
     ) -> AsyncGenerator[StreamEvent, None]:
